@@ -1,0 +1,201 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/keyward/keyward/internal/config"
+	"github.com/keyward/keyward/internal/eth"
+	"github.com/keyward/keyward/internal/keys"
+)
+
+const initHelp = `Create a state directory (mode 0700) holding the configuration (keyward.toml), the
+pinned Ethereum network (network.yaml: fork schedule and genesis validators root, used by
+the core for every domain), the core's master key (master.key, 0600) and an empty sealed
+key store. An existing secret is never overwritten; running init again on the same
+directory only adds what is missing, and refuses a different network.
+
+--network takes mainnet, hoodi, sepolia, holesky, or the path of a consensus config.yaml
+(fork versions and epochs) together with --genesis-validators-root unless the file carries
+GENESIS_VALIDATORS_ROOT.
+
+Examples:
+  keyward init --dir /var/lib/keyward --network mainnet
+  keyward init --dir ./devnet --network ./config.yaml --genesis-validators-root 0x83431e…`
+
+type initOptions struct {
+	dir, network, gvr, listen, confinement string
+}
+
+func cmdInit(args []string) int {
+	fs := newFlags("init", "init --dir DIR --network NAME|config.yaml [flags]", initHelp)
+	var o initOptions
+	fs.StringVar(&o.dir, "dir", "", "state directory to create (required)")
+	fs.StringVar(&o.network, "network", "mainnet", "mainnet, hoodi, sepolia, holesky, or a path to a consensus config.yaml")
+	fs.StringVar(&o.gvr, "genesis-validators-root", "", "genesis validators root (0x…) for a custom config.yaml")
+	fs.StringVar(&o.listen, "eth-listen", "", "address of the eth2 API (default 127.0.0.1:9000)")
+	fs.StringVar(&o.confinement, "confinement", "", "core confinement required at start: full (default) or best-effort")
+	if st := parse(fs, args); st >= 0 {
+		return st
+	}
+	dir, err := stateDir(o.dir)
+	if err != nil {
+		return fail("init: %v", err)
+	}
+	o.dir = dir
+	n, err := initDir(o)
+	if err != nil {
+		return fail("init: %v", err)
+	}
+	fmt.Printf("initialized %s for %s (genesis validators root 0x%x)\n", dir, n.Name, n.GenesisValidatorsRoot)
+	fmt.Printf("next: keyward keys import --dir %s --keystores DIR --password-file FILE\n", dir)
+	return 0
+}
+
+// resolveNetwork returns the network named by arg: a built-in name or a config.yaml path.
+func resolveNetwork(arg, gvr string) (*eth.Network, error) {
+	if !strings.ContainsAny(arg, "/.") {
+		return eth.BuiltinNetwork(arg)
+	}
+	b, err := os.ReadFile(arg)
+	if err != nil {
+		return nil, fmt.Errorf("read network config: %w", err)
+	}
+	if gvr != "" {
+		if bytes.Contains(b, []byte(eth.GenesisValidatorsRootKey+":")) {
+			return nil, fmt.Errorf("%s already sets %s; drop --genesis-validators-root", arg, eth.GenesisValidatorsRootKey)
+		}
+		b = append(append(b, '\n'), []byte(eth.GenesisValidatorsRootKey+": "+gvr+"\n")...)
+	}
+	return eth.ParseNetworkConfig(b)
+}
+
+// initDir creates or completes a state directory. It never overwrites a secret.
+func initDir(o initOptions) (*eth.Network, error) {
+	n, err := resolveNetwork(o.network, o.gvr)
+	if err != nil {
+		return nil, err
+	}
+	if err := ensurePrivateDir(o.dir); err != nil {
+		return nil, err
+	}
+	// Inv 3: the network is pinned once; a different one later is refused, not replaced.
+	netPath := filepath.Join(o.dir, config.NetworkFile)
+	want := n.MarshalConfig()
+	switch old, err := os.ReadFile(netPath); {
+	case err == nil:
+		pinned, perr := eth.ParseNetworkConfig(old)
+		if perr != nil {
+			return nil, fmt.Errorf("existing %s: %w", netPath, perr)
+		}
+		if !bytes.Equal(pinned.MarshalConfig(), want) {
+			return nil, fmt.Errorf("%s is already pinned to network %s; refusing to re-pin it to %s", o.dir, pinned.Name, n.Name)
+		}
+	case errors.Is(err, fs.ErrNotExist):
+		if err := writeFileAtomic(netPath, want, 0o600); err != nil {
+			return nil, err
+		}
+	default:
+		return nil, fmt.Errorf("read %s: %w", netPath, err)
+	}
+
+	cfgPath := filepath.Join(o.dir, config.FileName)
+	if _, err := os.Stat(cfgPath); errors.Is(err, fs.ErrNotExist) {
+		c := config.Default()
+		if o.listen != "" {
+			c.Eth.Listen = o.listen
+		}
+		if o.confinement != "" {
+			c.Core.Confinement = o.confinement
+		}
+		if err := c.Validate(); err != nil {
+			return nil, err
+		}
+		b, err := config.Marshal(c)
+		if err != nil {
+			return nil, err
+		}
+		if err := writeFileAtomic(cfgPath, b, 0o600); err != nil {
+			return nil, err
+		}
+	} else if o.listen != "" || o.confinement != "" {
+		return nil, fmt.Errorf("%s exists; edit it instead of passing --eth-listen or --confinement", cfgPath)
+	}
+
+	mkPath := filepath.Join(o.dir, config.MasterKeyFile)
+	if _, err := os.Stat(mkPath); errors.Is(err, fs.ErrNotExist) {
+		if err := keys.CreateMasterKey(mkPath); err != nil { // O_EXCL: never overwrites (Inv 9)
+			return nil, err
+		}
+	}
+	mk, err := keys.LoadMasterKey(mkPath)
+	if err != nil {
+		return nil, err
+	}
+	defer mk.Zero()
+	st, err := keys.OpenStore(filepath.Join(o.dir, config.KeysFile), mk, keys.StoreOptions{})
+	if err != nil {
+		return nil, err
+	}
+	return n, st.Close()
+}
+
+// ensurePrivateDir creates dir with mode 0700, or checks that an existing one is not
+// accessible to group or others (Inv 9).
+func ensurePrivateDir(dir string) error {
+	fi, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return fmt.Errorf("create state directory: %w", err)
+		}
+		return os.Chmod(dir, 0o700) // MkdirAll is subject to the umask; be exact
+	case err != nil:
+		return fmt.Errorf("stat state directory: %w", err)
+	case !fi.IsDir():
+		return fmt.Errorf("%s is not a directory", dir)
+	case fi.Mode().Perm()&0o077 != 0:
+		return fmt.Errorf("state directory %s has mode %#o; it must not be accessible to group or others (chmod 700 %s)", dir, fi.Mode().Perm(), dir)
+	}
+	return nil
+}
+
+// writeFileAtomic writes b to path through a temporary file, fsyncs it, renames it into
+// place and fsyncs the directory.
+func writeFileAtomic(path string, b []byte, mode os.FileMode) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp)
+	if err := f.Chmod(mode); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("sync %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("rename into %s: %w", path, err)
+	}
+	d, err := os.Open(filepath.Dir(path))
+	if err != nil {
+		return fmt.Errorf("sync directory of %s: %w", path, err)
+	}
+	defer d.Close()
+	return d.Sync()
+}

@@ -1,0 +1,197 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/keyward/keyward/internal/config"
+	"github.com/keyward/keyward/internal/gateway"
+	"github.com/keyward/keyward/internal/wire"
+)
+
+// The core child finds its end of the socketpair at this descriptor, announced in this
+// environment variable (as wireguard-go does): no path to find or connect to.
+const (
+	coreFDEnv = "KEYWARD_CORE_FD"
+	coreFD    = 3
+)
+
+// coreProcess is a running core child and the gateway's connection to it.
+type coreProcess struct {
+	cmd    *exec.Cmd
+	client *wire.Client
+	exited chan error
+}
+
+// startCore re-executes this binary as `keyward core` with one end of a socketpair at
+// descriptor 3 and a minimal environment.
+func startCore(dir, confinement string) (*coreProcess, error) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("socketpair: %w", err)
+	}
+	gwFile := os.NewFile(uintptr(fds[0]), "core")
+	coreFile := os.NewFile(uintptr(fds[1]), "gateway")
+	defer coreFile.Close()
+
+	exe, err := os.Executable()
+	if err != nil {
+		gwFile.Close()
+		return nil, fmt.Errorf("find own executable: %w", err)
+	}
+	args := []string{"core", "--dir", dir}
+	if confinement != "" {
+		args = append(args, "--confinement", confinement)
+	}
+	cmd := exec.Command(exe, args...)
+	cmd.ExtraFiles = []*os.File{coreFile} // descriptor 3
+	cmd.Env = []string{fmt.Sprintf("%s=%d", coreFDEnv, coreFD)}
+	if cd := os.Getenv("CREDENTIALS_DIRECTORY"); cd != "" { // systemd LoadCredential=
+		cmd.Env = append(cmd.Env, "CREDENTIALS_DIRECTORY="+cd)
+	}
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // no orphaned core
+	if err := cmd.Start(); err != nil {
+		gwFile.Close()
+		return nil, fmt.Errorf("start core: %w", err)
+	}
+	conn, err := net.FileConn(gwFile)
+	gwFile.Close()
+	if err != nil {
+		_ = cmd.Process.Kill()
+		return nil, fmt.Errorf("core connection: %w", err)
+	}
+	p := &coreProcess{cmd: cmd, client: wire.NewClient(conn), exited: make(chan error, 1)}
+	go func() { p.exited <- cmd.Wait() }()
+	return p, nil
+}
+
+// waitReady polls the core's status until it reports ready, the core exits, or timeout.
+func (p *coreProcess) waitReady(timeout time.Duration) (*wire.Status, error) {
+	deadline := time.Now().Add(timeout)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		st, err := p.client.Status(ctx)
+		cancel()
+		if err == nil && st.Ready {
+			return st, nil
+		}
+		select {
+		case err := <-p.exited:
+			p.exited <- err
+			return nil, fmt.Errorf("core exited during start-up: %v", err)
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("core not ready after %v: %v", timeout, err)
+		}
+	}
+}
+
+// stop closes the connection (the core exits on end of stream) and waits, then kills.
+func (p *coreProcess) stop() {
+	_ = p.client.Close()
+	select {
+	case err := <-p.exited:
+		p.exited <- err
+	case <-time.After(5 * time.Second):
+		_ = p.cmd.Process.Kill()
+	}
+}
+
+// serveOptions are what run and demo pass to serve.
+type serveOptions struct {
+	dir         string
+	cfg         config.Config
+	confinement string // overrides cfg.Core.Confinement when set
+	// onReady is called once the API listens.
+	onReady func(addr string, st *wire.Status)
+}
+
+// newLogger builds the gateway's logger from the configuration.
+func newLogger(c config.Log) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(c.Level))
+	ho := &slog.HandlerOptions{Level: level}
+	if c.Format == "json" {
+		return slog.New(slog.NewJSONHandler(os.Stderr, ho))
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, ho))
+}
+
+// serve starts the core, waits until it is ready, and serves the API until SIGINT or
+// SIGTERM, or until the core exits (then serve fails: a gateway without its core is down).
+func serve(o serveOptions) error {
+	log := newLogger(o.cfg.Log)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	start := time.Now()
+	core, err := startCore(o.dir, o.confinement)
+	if err != nil {
+		return err
+	}
+	defer core.stop()
+	st, err := core.waitReady(2 * time.Minute)
+	if err != nil {
+		return err
+	}
+	log.Info("core ready", "pid", core.cmd.Process.Pid, "bls_keys", st.BLSKeys, "confinement", st.ConfinementLevel, "startup", time.Since(start).Round(time.Millisecond))
+
+	gw, err := gateway.New(gateway.Options{
+		Core:         core.client,
+		Log:          log,
+		MaxBodyBytes: o.cfg.Eth.MaxBodyBytes,
+		MaxInFlight:  o.cfg.Eth.MaxInFlight,
+		Timeout:      time.Duration(o.cfg.Eth.TimeoutSeconds) * time.Second,
+		Version:      buildVersion(),
+		CorePID:      core.cmd.Process.Pid,
+	})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", o.cfg.Eth.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", o.cfg.Eth.Listen, err)
+	}
+	log.Info("eth2 API listening", "addr", ln.Addr().String())
+	if o.onReady != nil {
+		o.onReady(ln.Addr().String(), st)
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var coreErr error
+	go func() {
+		select {
+		case <-core.client.Done():
+			coreErr = errors.New("connection to core lost")
+			select {
+			case err := <-core.exited:
+				core.exited <- err
+				coreErr = fmt.Errorf("core exited: %v", err)
+			case <-time.After(time.Second):
+			}
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	if err := gw.Serve(ctx, ln); err != nil {
+		return err
+	}
+	if coreErr != nil {
+		return coreErr
+	}
+	log.Info("stopped")
+	return nil
+}

@@ -1,0 +1,73 @@
+// Command keyward is a remote signer for proof-of-stake validators: a network-facing
+// gateway that holds no key, and a confined core that holds the keys and decides.
+// Run `keyward help` for the subcommands.
+package main
+
+import (
+	"fmt"
+	"os"
+)
+
+func main() {
+	os.Exit(runMain(os.Args[1:]))
+}
+
+// runMain dispatches to a subcommand and returns the exit status.
+func runMain(args []string) int {
+	if len(args) == 0 {
+		fmt.Fprint(os.Stderr, usage)
+		return 2
+	}
+	cmds := commands()
+	name, rest := args[0], args[1:]
+	if name == "help" || name == "-h" || name == "--help" {
+		if len(rest) > 0 {
+			if c, ok := cmds[rest[0]]; ok {
+				return c(append(rest[1:], "--help"))
+			}
+		}
+		fmt.Print(usage)
+		return 0
+	}
+	c, ok := cmds[name]
+	if !ok {
+		fmt.Fprintf(os.Stderr, "keyward: unknown command %q\n\n%s", name, usage)
+		return 2
+	}
+	return c(rest)
+}
+
+// commands lists the subcommands: one cmd_<name>.go each.
+func commands() map[string]func([]string) int {
+	return map[string]func([]string) int{
+		"init":    cmdInit,
+		"run":     cmdRun,
+		"core":    cmdCore,
+		"keys":    cmdKeys,
+		"demo":    cmdDemo,
+		"doctor":  cmdDoctor,
+		"version": cmdVersion,
+	}
+}
+
+const usage = `keyward: a remote signer for Ethereum validators (Web3Signer eth2 API)
+
+Usage: keyward <command> [flags]
+
+Commands:
+  demo      run a signer with fresh keys in a temporary directory, no setup
+  init      create a state directory: configuration, pinned network, master key
+  keys      import, generate, list or delete keys (sealed under the master key)
+  run       serve the signing API: the gateway, with the core as a confined child
+  doctor    check a state directory and a running signer for unsafe settings
+  version   print the version
+  core      (internal) the key-holding compartment, started by run
+
+Examples:
+  keyward demo
+  keyward init --dir /var/lib/keyward --network mainnet
+  keyward keys import --dir /var/lib/keyward --keystores ./validator_keys --password-file ./pass.txt
+  keyward run --dir /var/lib/keyward
+
+Run 'keyward help <command>' for the flags of a command.
+`

@@ -1,0 +1,166 @@
+// Package config is keyward's configuration file, `keyward.toml` in the state directory:
+// a typed struct per section, decoded once with unknown keys refused, validated in code.
+// It holds no secret, only paths to 0600 files (Inv 9).
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+
+	toml "github.com/pelletier/go-toml/v2"
+)
+
+// File names inside a state directory.
+const (
+	FileName       = "keyward.toml"
+	NetworkFile    = "network.yaml"
+	MasterKeyFile  = "master.key"
+	KeysFile       = "keys.db"
+	ProtectionFile = "protection.db"
+)
+
+// Confinement levels the core can be asked for.
+const (
+	ConfinementFull       = "full"
+	ConfinementBestEffort = "best-effort"
+)
+
+// Config is the whole file.
+type Config struct {
+	Core Core `toml:"core"`
+	Eth  Eth  `toml:"eth"`
+	Log  Log  `toml:"log"`
+}
+
+// Core configures the trusted core.
+type Core struct {
+	// Confinement is "full" (default: refuse to start without every confinement) or
+	// "best-effort" (start with what the kernel gives, and report it).
+	Confinement string `toml:"confinement"`
+	// MasterKey is the path of the master key file, relative to the state directory.
+	// Default master.key. For a systemd credential use an absolute path under
+	// $CREDENTIALS_DIRECTORY.
+	MasterKey string `toml:"master_key"`
+	// MaxConcurrent bounds requests the core works on at once; further requests wait in a
+	// queue of QueueDepth and beyond that are refused as unavailable. Defaults 64 and 1024.
+	MaxConcurrent int `toml:"max_concurrent"`
+	QueueDepth    int `toml:"queue_depth"`
+}
+
+// Eth configures the Ethereum (Web3Signer eth2) API of the gateway.
+type Eth struct {
+	// Listen is the address of the HTTP listener. Default 127.0.0.1:9000.
+	Listen string `toml:"listen"`
+	// MaxBodyBytes limits a request body. Default 1 MiB.
+	MaxBodyBytes int64 `toml:"max_body_bytes"`
+	// MaxInFlight limits signing requests in progress; beyond it the gateway answers 503
+	// at once. Default 1024.
+	MaxInFlight int `toml:"max_in_flight"`
+	// TimeoutSeconds bounds one signing request end to end. Default 10.
+	TimeoutSeconds int `toml:"timeout_seconds"`
+}
+
+// Log configures the gateway's logs.
+type Log struct {
+	Format string `toml:"format"` // "text" (default) or "json"
+	Level  string `toml:"level"`  // "debug", "info" (default), "warn", "error"
+}
+
+// Default returns the configuration `keyward init` writes.
+func Default() Config {
+	return Config{
+		Core: Core{Confinement: ConfinementFull, MasterKey: MasterKeyFile, MaxConcurrent: 64, QueueDepth: 1024},
+		Eth:  Eth{Listen: "127.0.0.1:9000", MaxBodyBytes: 1 << 20, MaxInFlight: 1024, TimeoutSeconds: 10},
+		Log:  Log{Format: "text", Level: "info"},
+	}
+}
+
+// Load reads and validates dir/keyward.toml. Missing fields take their defaults.
+func Load(dir string) (Config, error) {
+	b, err := os.ReadFile(filepath.Join(dir, FileName))
+	if err != nil {
+		return Config{}, fmt.Errorf("read configuration: %w", err)
+	}
+	return Parse(b)
+}
+
+// Parse decodes and validates a configuration, refusing unknown keys.
+func Parse(b []byte) (Config, error) {
+	c := Default()
+	dec := toml.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&c); err != nil {
+		var sm *toml.StrictMissingError
+		if errors.As(err, &sm) {
+			return Config{}, fmt.Errorf("parse %s: unknown key:\n%s", FileName, sm.String())
+		}
+		return Config{}, fmt.Errorf("parse %s: %w", FileName, err)
+	}
+	if err := c.Validate(); err != nil {
+		return Config{}, err
+	}
+	return c, nil
+}
+
+// Validate checks values that the type system cannot.
+func (c *Config) Validate() error {
+	switch c.Core.Confinement {
+	case ConfinementFull, ConfinementBestEffort:
+	default:
+		return fmt.Errorf("core.confinement: %q is neither %q nor %q", c.Core.Confinement, ConfinementFull, ConfinementBestEffort)
+	}
+	if c.Core.MasterKey == "" {
+		return errors.New("core.master_key: empty")
+	}
+	if c.Core.MaxConcurrent < 1 || c.Core.MaxConcurrent > 4096 {
+		return fmt.Errorf("core.max_concurrent: %d not in 1..4096", c.Core.MaxConcurrent)
+	}
+	if c.Core.QueueDepth < 0 || c.Core.QueueDepth > 1<<20 {
+		return fmt.Errorf("core.queue_depth: %d not in 0..%d", c.Core.QueueDepth, 1<<20)
+	}
+	if _, _, err := net.SplitHostPort(c.Eth.Listen); err != nil {
+		return fmt.Errorf("eth.listen: %w", err)
+	}
+	if c.Eth.MaxBodyBytes < 1024 || c.Eth.MaxBodyBytes > 4<<20 {
+		return fmt.Errorf("eth.max_body_bytes: %d not in 1024..%d", c.Eth.MaxBodyBytes, 4<<20)
+	}
+	if c.Eth.MaxInFlight < 1 {
+		return fmt.Errorf("eth.max_in_flight: %d < 1", c.Eth.MaxInFlight)
+	}
+	if c.Eth.TimeoutSeconds < 1 || c.Eth.TimeoutSeconds > 300 {
+		return fmt.Errorf("eth.timeout_seconds: %d not in 1..300", c.Eth.TimeoutSeconds)
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		return fmt.Errorf("log.format: %q is neither text nor json", c.Log.Format)
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		return fmt.Errorf("log.level: %q unknown", c.Log.Level)
+	}
+	return nil
+}
+
+// Marshal encodes c as TOML with a header comment.
+func Marshal(c Config) ([]byte, error) {
+	b, err := toml.Marshal(c)
+	if err != nil {
+		return nil, fmt.Errorf("encode configuration: %w", err)
+	}
+	head := "# keyward configuration. Unknown keys are refused. Secrets are never stored here.\n"
+	return append([]byte(head), b...), nil
+}
+
+// Path resolves p against the state directory dir when it is relative.
+func Path(dir, p string) string {
+	if filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(dir, p)
+}

@@ -1,0 +1,147 @@
+package core
+
+import (
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+
+	"github.com/keyward/keyward/internal/config"
+	"github.com/keyward/keyward/internal/eth"
+	"github.com/keyward/keyward/internal/keys"
+	"github.com/keyward/keyward/internal/protect"
+	"github.com/keyward/keyward/internal/sandbox"
+	"github.com/keyward/keyward/internal/secmem"
+	"github.com/keyward/keyward/internal/wire"
+)
+
+// RunOptions start a core process.
+type RunOptions struct {
+	// Dir is the state directory (absolute).
+	Dir string
+	// Conn is the stream to the gateway, already open (an inherited socketpair end).
+	Conn net.Conn
+	// Log receives the core's own diagnostics (never key material).
+	Log *slog.Logger
+	// Confinement overrides the configuration's core.confinement when not empty.
+	Confinement string
+	// Version is the build version, reported in the status.
+	Version string
+}
+
+// Run is the life of a core process: read the configuration and the pinned network,
+// confine the process, unseal the keys into locked memory, open the protection store, then
+// serve the gateway until the connection ends.
+func Run(opts RunOptions) error {
+	cfg, err := config.Load(opts.Dir)
+	if err != nil {
+		return err
+	}
+	if opts.Confinement != "" {
+		cfg.Core.Confinement = opts.Confinement
+		if err := cfg.Validate(); err != nil {
+			return err
+		}
+	}
+	netYAML, err := os.ReadFile(filepath.Join(opts.Dir, config.NetworkFile))
+	if err != nil {
+		return fmt.Errorf("read pinned network: %w", err)
+	}
+	network, err := eth.ParseNetworkConfig(netYAML)
+	if err != nil {
+		return fmt.Errorf("pinned network %s: %w", config.NetworkFile, err)
+	}
+
+	// Confine before any key is read (Inv 1). Only the state directory stays reachable, plus
+	// the master key's directory when it lives elsewhere (a systemd credential).
+	mkPath := config.Path(opts.Dir, cfg.Core.MasterKey)
+	sc := sandbox.Config{StateDir: opts.Dir, Require: sandbox.RequireFull}
+	if cfg.Core.Confinement == config.ConfinementBestEffort {
+		sc.Require = sandbox.RequireNone
+	}
+	if d := filepath.Dir(mkPath); !within(opts.Dir, d) {
+		sc.ReadOnlyPaths = append(sc.ReadOnlyPaths, d)
+	}
+	report, err := sandbox.Apply(sc)
+	if err != nil {
+		return fmt.Errorf("confine core (set core.confinement = %q or pass --confinement=%s to start with less): %w",
+			config.ConfinementBestEffort, config.ConfinementBestEffort, err)
+	}
+	opts.Log.Info("core confined", "level", report.Level(), "landlock_abi", report.LandlockABI, "seccomp", report.Seccomp, "missing", report.Missing)
+
+	blsKeys, arena, err := unseal(opts.Dir, mkPath, cfg.Core.Confinement == config.ConfinementFull)
+	if err != nil {
+		return err
+	}
+	defer arena.Destroy()
+
+	prot, err := protect.Open(filepath.Join(opts.Dir, config.ProtectionFile), protect.Options{GenesisValidatorsRoot: network.GenesisValidatorsRoot})
+	if err != nil {
+		return err
+	}
+	defer prot.Close()
+
+	signers := make([]BLSKey, len(blsKeys))
+	for i, k := range blsKeys {
+		signers[i] = k
+	}
+	svc, err := New(network, signers, prot)
+	if err != nil {
+		return err
+	}
+	confJSON, err := json.Marshal(report)
+	if err != nil {
+		return fmt.Errorf("encode confinement report: %w", err)
+	}
+	status := &wire.Status{
+		Ready:                 true,
+		Network:               network.Name,
+		GenesisValidatorsRoot: "0x" + hex.EncodeToString(network.GenesisValidatorsRoot[:]),
+		BLSKeys:               len(svc.PublicKeys()),
+		KeyMemoryLocked:       arena.Locked(),
+		ConfinementRequired:   cfg.Core.Confinement,
+		ConfinementLevel:      report.Level(),
+		Confinement:           confJSON,
+		Protection:            "bbolt",
+		Version:               opts.Version,
+	}
+	opts.Log.Info("core ready", "network", network.Name, "bls_keys", status.BLSKeys, "key_memory_locked", status.KeyMemoryLocked)
+	return svc.Serve(opts.Conn, Limits{MaxConcurrent: cfg.Core.MaxConcurrent, QueueDepth: cfg.Core.QueueDepth},
+		func() *wire.Status { return status }, opts.Log)
+}
+
+// unseal loads every sealed key into a locked arena. The master key is zeroed before return.
+func unseal(dir, mkPath string, requireLock bool) ([]*keys.BLSKey, *secmem.Arena, error) {
+	mk, err := keys.LoadMasterKey(mkPath)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer mk.Zero()
+	store, err := keys.OpenStore(filepath.Join(dir, config.KeysFile), mk, keys.StoreOptions{ReadOnly: true})
+	if err != nil {
+		return nil, nil, err
+	}
+	defer store.Close()
+	entries, err := store.List()
+	if err != nil {
+		return nil, nil, err
+	}
+	arena, err := secmem.New(max(len(entries), 1), keys.BLSSlotSize, requireLock)
+	if err != nil {
+		return nil, nil, err
+	}
+	ks, err := store.LoadBLS(arena)
+	if err != nil {
+		arena.Destroy()
+		return nil, nil, err
+	}
+	return ks, arena, nil
+}
+
+func within(dir, p string) bool {
+	rel, err := filepath.Rel(dir, p)
+	return err == nil && rel != ".." && !filepath.IsAbs(rel) && (len(rel) < 3 || rel[:3] != "../")
+}

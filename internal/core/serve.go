@@ -1,0 +1,138 @@
+package core
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"runtime/debug"
+	"sync"
+
+	"github.com/keyward/keyward/internal/wire"
+)
+
+// Limits bound the work the core accepts from the gateway.
+type Limits struct {
+	// MaxConcurrent is the number of signing requests worked on at once.
+	MaxConcurrent int
+	// QueueDepth is the number of signing requests that may wait; beyond it a request is
+	// refused at once as unavailable, never piled up.
+	QueueDepth int
+}
+
+// StatusFunc returns the core's current status for the gateway.
+type StatusFunc func() *wire.Status
+
+// Serve answers the gateway on conn until the connection ends or the gateway breaks the
+// protocol (then the connection is closed: a gateway that sends malformed frames is not
+// trusted further). It returns nil when the peer closed the connection cleanly.
+func (s *Service) Serve(conn net.Conn, lim Limits, status StatusFunc, log *slog.Logger) error {
+	if lim.MaxConcurrent < 1 {
+		return errors.New("core: MaxConcurrent < 1")
+	}
+	out := make(chan []byte, lim.QueueDepth+lim.MaxConcurrent+16)
+	jobs := make(chan wire.Frame, lim.QueueDepth)
+
+	var writerErr error
+	writerDone := make(chan struct{})
+	go func() { // one writer: answers are framed whole and flushed when none are waiting
+		defer close(writerDone)
+		w := bufio.NewWriterSize(conn, 64<<10)
+		for b := range out {
+			if _, err := w.Write(b); err != nil && writerErr == nil {
+				writerErr = err
+			}
+			if len(out) == 0 {
+				if err := w.Flush(); err != nil && writerErr == nil {
+					writerErr = err
+				}
+			}
+		}
+	}()
+
+	var workers sync.WaitGroup
+	for i := 0; i < lim.MaxConcurrent; i++ {
+		workers.Add(1)
+		go func() {
+			defer workers.Done()
+			for f := range jobs {
+				out <- s.handleSign(f, log)
+			}
+		}()
+	}
+
+	err := s.readLoop(conn, jobs, out, status)
+	close(jobs)
+	workers.Wait()
+	close(out)
+	<-writerDone
+	_ = conn.Close()
+	if errors.Is(err, io.EOF) {
+		err = nil
+	}
+	if err == nil && writerErr != nil {
+		err = fmt.Errorf("write to gateway: %w", writerErr)
+	}
+	return err
+}
+
+func (s *Service) readLoop(conn net.Conn, jobs chan<- wire.Frame, out chan<- []byte, status StatusFunc) error {
+	r := bufio.NewReaderSize(conn, 64<<10)
+	for {
+		f, err := wire.ReadFrame(r)
+		if err != nil {
+			return err
+		}
+		switch f.Type {
+		case wire.MsgEthSign:
+			select {
+			case jobs <- f:
+			default: // bounded queue: refuse now rather than pile up
+				out <- errorFrame(wire.MsgEthSignResult, f.ID, wire.Errorf(wire.KindUnavailable, "core overloaded: %d requests waiting", cap(jobs)))
+			}
+		case wire.MsgListKeys:
+			if len(f.Body) != 0 {
+				return fmt.Errorf("%w: list keys with a body", wire.ErrMalformed)
+			}
+			out <- wire.FinishFrame(wire.AppendKeyList(wire.StartFrame(wire.MsgKeyList, f.ID), &wire.KeyList{BLS: s.pubs}))
+		case wire.MsgStatus:
+			if len(f.Body) != 0 {
+				return fmt.Errorf("%w: status with a body", wire.ErrMalformed)
+			}
+			body, err := wire.EncodeStatus(status())
+			if err != nil {
+				out <- errorFrame(wire.MsgError, f.ID, wire.Errorf(wire.KindUnavailable, "status unavailable"))
+				continue
+			}
+			out <- wire.AppendFrame(nil, wire.MsgStatusResult, f.ID, body)
+		default:
+			return fmt.Errorf("%w: message type %d from gateway", wire.ErrMalformed, f.Type)
+		}
+	}
+}
+
+// handleSign decodes and serves one signing request. No panic escapes (Inv 8).
+func (s *Service) handleSign(f wire.Frame, log *slog.Logger) (answer []byte) {
+	defer func() {
+		if p := recover(); p != nil {
+			log.Error("panic while signing", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			answer = errorFrame(wire.MsgEthSignResult, f.ID, wire.Errorf(wire.KindUnavailable, "internal error"))
+		}
+	}()
+	req, err := wire.DecodeEthSign(f.Body)
+	if err != nil {
+		return errorFrame(wire.MsgEthSignResult, f.ID, wire.Errorf(wire.KindBadRequest, "%v", err))
+	}
+	res := s.SignEth(req)
+	return wire.FinishFrame(wire.AppendSignResult(wire.StartFrame(wire.MsgEthSignResult, f.ID), res))
+}
+
+// errorFrame encodes a failure as the answer of type t to request id.
+func errorFrame(t wire.MsgType, id uint64, e *wire.Error) []byte {
+	if t == wire.MsgEthSignResult {
+		return wire.FinishFrame(wire.AppendSignResult(wire.StartFrame(t, id), &wire.SignResult{Err: e}))
+	}
+	return wire.FinishFrame(wire.AppendError(wire.StartFrame(t, id), e))
+}

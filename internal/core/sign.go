@@ -1,0 +1,102 @@
+package core
+
+import (
+	"bytes"
+	"errors"
+	"slices"
+
+	"github.com/keyward/keyward/internal/eth"
+	"github.com/keyward/keyward/internal/protect"
+	"github.com/keyward/keyward/internal/wire"
+)
+
+// BLSKey is what the core needs of an Ethereum key. Implementations keep the secret in
+// locked memory (package keys).
+type BLSKey interface {
+	PublicKey() [48]byte
+	Sign(msg []byte) [96]byte
+	Verify(msg []byte, sig [96]byte) bool
+}
+
+// Protection is the slashing-protection store: each method returns nil only once the
+// record is durable, a *protect.Refusal for a slashable request, any other error when the
+// record could not be written.
+type Protection interface {
+	CheckBlock(pub [48]byte, slot uint64, signingRoot [32]byte) error
+	CheckAttestation(pub [48]byte, source, target uint64, signingRoot [32]byte) error
+}
+
+// Service decides and signs. It is safe for concurrent use; its fields are set by New and
+// never change.
+type Service struct {
+	network *eth.Network
+	keys    map[[48]byte]BLSKey
+	pubs    [][48]byte // sorted, for ListKeys
+	prot    Protection
+}
+
+// New builds a Service. It refuses missing dependencies.
+func New(network *eth.Network, keys []BLSKey, prot Protection) (*Service, error) {
+	if network == nil {
+		return nil, errors.New("core: no network")
+	}
+	if prot == nil {
+		return nil, errors.New("core: no protection store")
+	}
+	s := &Service{network: network, keys: make(map[[48]byte]BLSKey, len(keys)), prot: prot}
+	for _, k := range keys {
+		pub := k.PublicKey()
+		if _, dup := s.keys[pub]; dup {
+			continue
+		}
+		s.keys[pub] = k
+		s.pubs = append(s.pubs, pub)
+	}
+	slices.SortFunc(s.pubs, func(a, b [48]byte) int { return bytes.Compare(a[:], b[:]) })
+	return s, nil
+}
+
+// PublicKeys returns the Ethereum public keys the service can sign with, sorted.
+func (s *Service) PublicKeys() [][48]byte { return s.pubs }
+
+// SignEth is the whole decision for one Ethereum signing request, in order. It never
+// returns a signature that was not recorded (for blocks and attestations) and verified.
+func (s *Service) SignEth(r *wire.EthSignRequest) *wire.SignResult {
+	key, ok := s.keys[r.Pubkey]
+	if !ok {
+		return fail(wire.KindUnknownKey, "no key 0x%x", r.Pubkey[:])
+	}
+	// Inv 2, Inv 3: the root is computed here from the typed body and the pinned network.
+	sg, err := s.network.Signable(&r.Req)
+	if err != nil {
+		return fail(wire.KindBadRequest, "%v", err)
+	}
+	// Inv 5: protection records durably before the signature exists.
+	switch sg.Class {
+	case eth.ClassBlock:
+		err = s.prot.CheckBlock(r.Pubkey, sg.Slot, sg.SigningRoot)
+	case eth.ClassAttestation:
+		err = s.prot.CheckAttestation(r.Pubkey, sg.SourceEpoch, sg.TargetEpoch, sg.SigningRoot)
+	case eth.ClassOther:
+		err = nil // not slashable
+	default:
+		return fail(wire.KindBadRequest, "unclassified signing request") // fail closed
+	}
+	if err != nil {
+		var ref *protect.Refusal
+		if errors.As(err, &ref) {
+			return fail(wire.KindProtection, "%v", ref)
+		}
+		return fail(wire.KindUnavailable, "slashing protection unavailable: %v", err)
+	}
+	sig := key.Sign(sg.SigningRoot[:])
+	// Inv 6: verify before the signature leaves the core.
+	if !key.Verify(sg.SigningRoot[:], sig) {
+		return fail(wire.KindUnavailable, "signature failed verification; key 0x%x may be corrupt", r.Pubkey[:])
+	}
+	return &wire.SignResult{Signature: sig}
+}
+
+func fail(k wire.Kind, format string, args ...any) *wire.SignResult {
+	return &wire.SignResult{Err: wire.Errorf(k, format, args...)}
+}

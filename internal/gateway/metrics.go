@@ -1,0 +1,110 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/keyward/keyward/internal/wire"
+)
+
+// metrics are the gateway's Prometheus series, on a registry of its own (no global state).
+type metrics struct {
+	reg         *prometheus.Registry
+	requests    *prometheus.CounterVec
+	latency     *prometheus.HistogramVec
+	keys        prometheus.Gauge
+	coreUp      prometheus.Gauge
+	confinement *prometheus.GaugeVec
+}
+
+func newMetrics() *metrics {
+	m := &metrics{
+		reg: prometheus.NewRegistry(),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "keyward_sign_requests_total",
+			Help: "Ethereum signing requests by type and outcome (signed, bad_request, unknown_key, slashing_protection, policy, unavailable, overloaded, …).",
+		}, []string{"type", "outcome"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "keyward_sign_duration_seconds",
+			Help:    "Time to answer an Ethereum signing request, gateway in to gateway out.",
+			Buckets: []float64{.0005, .001, .002, .003, .005, .0075, .01, .02, .05, .1, .25, .5, 1, 5},
+		}, []string{"type"}),
+		keys:   prometheus.NewGauge(prometheus.GaugeOpts{Name: "keyward_keys_loaded", Help: "Ethereum keys the core can sign with."}),
+		coreUp: prometheus.NewGauge(prometheus.GaugeOpts{Name: "keyward_core_up", Help: "1 when the core answered its last status request."}),
+		confinement: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "keyward_confinement_level",
+			Help: "Confinement achieved by the core: 1 for the current level (full, partial or none), 0 for the others.",
+		}, []string{"level"}),
+	}
+	m.reg.MustRegister(m.requests, m.latency, m.keys, m.coreUp, m.confinement,
+		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+	return m
+}
+
+func (m *metrics) observeSign(typ string, err error, d time.Duration) {
+	outcome := "signed"
+	var he *httpError
+	switch {
+	case err == nil:
+	case errors.As(err, &he):
+		outcome = outcomeOf(he.Code)
+	default:
+		outcome = "error"
+	}
+	m.requests.WithLabelValues(typ, outcome).Inc()
+	m.latency.WithLabelValues(typ).Observe(d.Seconds())
+}
+
+func outcomeOf(code int) string {
+	switch code {
+	case http.StatusBadRequest:
+		return "bad_request"
+	case http.StatusNotFound:
+		return "unknown_key"
+	case http.StatusPreconditionFailed:
+		return "slashing_protection"
+	case http.StatusForbidden:
+		return "policy"
+	case http.StatusRequestEntityTooLarge:
+		return "too_large"
+	case http.StatusServiceUnavailable:
+		return "unavailable"
+	default:
+		return "status_" + strconv.Itoa(code)
+	}
+}
+
+func (m *metrics) setStatus(st *wire.Status) {
+	if st == nil {
+		m.coreUp.Set(0)
+		return
+	}
+	m.coreUp.Set(1)
+	m.keys.Set(float64(st.BLSKeys))
+	for _, l := range []string{"full", "partial", "none"} {
+		v := 0.0
+		if l == st.ConfinementLevel {
+			v = 1
+		}
+		m.confinement.WithLabelValues(l).Set(v)
+	}
+}
+
+// serveMetrics refreshes the core gauges, then serves the registry.
+func (s *Server) serveMetrics(w http.ResponseWriter, r *http.Request) error {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	st, err := s.opts.Core.Status(ctx)
+	if err != nil {
+		st = nil
+	}
+	s.metrics.setStatus(st)
+	promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}).ServeHTTP(w, r)
+	return nil
+}

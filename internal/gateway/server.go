@@ -1,0 +1,130 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/keyward/keyward/internal/wire"
+)
+
+// Core is what the gateway needs of the core: the wire client satisfies it.
+type Core interface {
+	EthSign(ctx context.Context, r *wire.EthSignRequest) (*wire.SignResult, error)
+	ListKeys(ctx context.Context) (*wire.KeyList, error)
+	Status(ctx context.Context) (*wire.Status, error)
+}
+
+var _ Core = (*wire.Client)(nil)
+
+// Options configure a Server.
+type Options struct {
+	Core         Core
+	Log          *slog.Logger
+	MaxBodyBytes int64         // per request body; required
+	MaxInFlight  int           // signing requests in progress; required
+	Timeout      time.Duration // one signing request end to end; required
+	Version      string
+	// CorePID is the core's process id, reported by the health endpoint (0 if unknown).
+	CorePID int
+}
+
+// Server serves the Web3Signer eth2 API, health and metrics.
+type Server struct {
+	opts     Options
+	inFlight chan struct{} // semaphore of MaxInFlight slots
+	metrics  *metrics
+	handler  http.Handler
+}
+
+// New builds a Server, refusing missing dependencies.
+func New(opts Options) (*Server, error) {
+	switch {
+	case opts.Core == nil:
+		return nil, errors.New("gateway: no core")
+	case opts.Log == nil:
+		return nil, errors.New("gateway: no logger")
+	case opts.MaxBodyBytes <= 0 || opts.MaxInFlight <= 0 || opts.Timeout <= 0:
+		return nil, errors.New("gateway: limits must be positive")
+	}
+	s := &Server{opts: opts, inFlight: make(chan struct{}, opts.MaxInFlight), metrics: newMetrics()}
+	mux := http.NewServeMux()
+	mux.Handle("POST /api/v1/eth2/sign/{identifier}", s.handle(s.ethSign))
+	mux.Handle("GET /api/v1/eth2/publicKeys", s.handle(s.ethPublicKeys))
+	mux.Handle("GET /upcheck", s.handle(s.upcheck))
+	mux.Handle("GET /healthcheck", s.handle(s.healthcheck))
+	mux.Handle("GET /metrics", s.handle(s.serveMetrics))
+	mux.Handle("/", s.handle(func(w http.ResponseWriter, r *http.Request) error {
+		return &httpError{Code: http.StatusNotFound, Msg: "no such endpoint: " + r.Method + " " + r.URL.Path}
+	}))
+	s.handler = mux
+	return s, nil
+}
+
+// Handler returns the HTTP handler of all routes.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Serve serves HTTP on ln until ctx ends, then shuts down gracefully.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      s.opts.Timeout + 5*time.Second,
+		IdleTimeout:       90 * time.Second,
+		MaxHeaderBytes:    16 << 10,
+		ErrorLog:          slog.NewLogLogger(s.opts.Log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve http: %w", err)
+	case <-ctx.Done():
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		return srv.Shutdown(sctx)
+	}
+}
+
+// httpError is an error with the status code and the message the client sees; Err, if
+// set, is logged but never sent.
+type httpError struct {
+	Code int
+	Msg  string
+	Err  error
+}
+
+func (e *httpError) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("%d %s: %v", e.Code, e.Msg, e.Err)
+	}
+	return fmt.Sprintf("%d %s", e.Code, e.Msg)
+}
+
+// handle adapts a handler that returns an error: errors become the API's error shape.
+func (s *Server) handle(h func(http.ResponseWriter, *http.Request) error) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		err := h(w, r)
+		if err == nil {
+			return
+		}
+		var he *httpError
+		if !errors.As(err, &he) {
+			he = &httpError{Code: http.StatusInternalServerError, Msg: "internal error", Err: err}
+		}
+		// Refusals are expected traffic and counted by metrics; only faults are warnings.
+		// Overload (503) stays at debug: a log line per shed request would add load
+		// exactly when the signer has none to spare.
+		level := slog.LevelDebug
+		if he.Code >= 500 && he.Err != nil {
+			level = slog.LevelWarn
+		}
+		s.opts.Log.Log(r.Context(), level, "request failed", "method", r.Method, "path", r.URL.Path, "status", he.Code, "error", he.Error())
+		writeJSON(w, he.Code, map[string]string{"error": he.Msg})
+	})
+}

@@ -1,0 +1,15 @@
+//go:build !linux
+
+package sandbox
+
+// MinLandlockABI is the Landlock ABI full confinement needs: network rules (4) and scopes (6).
+const MinLandlockABI = 6
+
+// Kernel is what the running kernel offers for confinement, without applying anything.
+type Kernel struct {
+	LandlockABI int  `json:"landlock_abi"`
+	Seccomp     bool `json:"seccomp"`
+}
+
+// KernelSupport reports nothing on systems other than Linux.
+func KernelSupport() Kernel { return Kernel{} }

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# The test command of the README: everything CI runs, installing what it needs itself.
+#
+#   scripts/test.sh          Go tests (unit, vectors, end-to-end against the real binary,
+#                            confinement of the core), short fuzzing of every core decoder,
+#                            then the independent Lodestar client test (npm packages).
+#
+# Environment: KEYWARD_FUZZTIME (default 10s per fuzz target), KEYWARD_SKIP_NPM=1 to skip the
+# Lodestar test on a machine without Node.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+step() { printf '\n=== %s\n' "$*"; }
+
+step "toolchain"
+go version
+command -v gcc >/dev/null || { echo "test.sh: gcc is needed (cgo, blst)" >&2; exit 1; }
+
+step "gofmt and go vet"
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './test/*/node_modules/*'))
+if [[ -n "$unformatted" ]]; then
+  echo "gofmt would change: $unformatted" >&2
+  exit 1
+fi
+go vet ./...
+
+step "go test"
+go test -count=1 ./...
+
+step "go test -race (concurrency-heavy packages)"
+go test -count=1 -race ./internal/protect/ ./internal/wire/ ./internal/core/
+
+step "fuzz every decoder the core runs (${KEYWARD_FUZZTIME:-10s} each)"
+fuzz() { # package target
+  go test -run '^$' -fuzz "^$2\$" -fuzztime "${KEYWARD_FUZZTIME:-10s}" "$1"
+}
+fuzz ./internal/wire/ FuzzDecodeEthSign
+fuzz ./internal/wire/ FuzzReadFrame
+fuzz ./internal/wire/ FuzzDecodeResults
+fuzz ./internal/eth/ FuzzSignable
+fuzz ./internal/gateway/eth2json/ FuzzParseSignRequest
+
+if [[ "${KEYWARD_SKIP_NPM:-}" == 1 ]]; then
+  step "Lodestar independent client test: skipped (KEYWARD_SKIP_NPM=1)"
+else
+  step "Lodestar independent client test"
+  bin=$(mktemp -d)/keyward
+  go build -o "$bin" ./cmd/keyward
+  test/lodestar/run.sh "$bin"
+fi
+
+step "all tests passed"
