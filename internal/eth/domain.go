@@ -6,22 +6,31 @@ import (
 	"github.com/attestantio/go-eth2-client/spec/phase0"
 )
 
-// DomainType is a consensus DOMAIN_* constant (4 bytes).
-type DomainType [4]byte
+// DomainType is a consensus DOMAIN_* constant, written as the spec writes its 4 bytes
+// (DOMAIN_BEACON_ATTESTER 0x01000000 is the bytes 01 00 00 00). Constants, so no package
+// can alter them.
+type DomainType uint32
 
-// Domain types of the consensus specs (phase0, altair, builder-specs).
-var (
-	DomainBeaconProposer              = DomainType{0x00, 0x00, 0x00, 0x00}
-	DomainBeaconAttester              = DomainType{0x01, 0x00, 0x00, 0x00}
-	DomainRandao                      = DomainType{0x02, 0x00, 0x00, 0x00}
-	DomainDeposit                     = DomainType{0x03, 0x00, 0x00, 0x00}
-	DomainVoluntaryExit               = DomainType{0x04, 0x00, 0x00, 0x00}
-	DomainSelectionProof              = DomainType{0x05, 0x00, 0x00, 0x00}
-	DomainAggregateAndProof           = DomainType{0x06, 0x00, 0x00, 0x00}
-	DomainSyncCommittee               = DomainType{0x07, 0x00, 0x00, 0x00}
-	DomainSyncCommitteeSelectionProof = DomainType{0x08, 0x00, 0x00, 0x00}
-	DomainContributionAndProof        = DomainType{0x09, 0x00, 0x00, 0x00}
-	DomainApplicationBuilder          = DomainType{0x00, 0x00, 0x00, 0x01}
+// Bytes returns the 4 bytes of the domain type.
+func (d DomainType) Bytes() [4]byte {
+	var b [4]byte
+	binary.BigEndian.PutUint32(b[:], uint32(d))
+	return b
+}
+
+// Domain types of the consensus specs (phase0, altair) and builder-specs.
+const (
+	DomainBeaconProposer              DomainType = 0x00000000
+	DomainBeaconAttester              DomainType = 0x01000000
+	DomainRandao                      DomainType = 0x02000000
+	DomainDeposit                     DomainType = 0x03000000
+	DomainVoluntaryExit               DomainType = 0x04000000
+	DomainSelectionProof              DomainType = 0x05000000
+	DomainAggregateAndProof           DomainType = 0x06000000
+	DomainSyncCommittee               DomainType = 0x07000000
+	DomainSyncCommitteeSelectionProof DomainType = 0x08000000
+	DomainContributionAndProof        DomainType = 0x09000000
+	DomainApplicationBuilder          DomainType = 0x00000001
 )
 
 // ComputeForkDataRoot is compute_fork_data_root(current_version, genesis_validators_root).
@@ -38,7 +47,8 @@ func ComputeForkDataRoot(version [4]byte, gvr [32]byte) [32]byte {
 func ComputeDomain(dt DomainType, version [4]byte, gvr [32]byte) [32]byte {
 	fdr := ComputeForkDataRoot(version, gvr)
 	var d [32]byte
-	copy(d[:4], dt[:])
+	dtb := dt.Bytes()
+	copy(d[:4], dtb[:])
 	copy(d[4:], fdr[:28])
 	return d
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unsafe"
 
 	keystorev4 "github.com/wealdtech/go-eth2-wallet-encryptor-keystorev4"
 )
@@ -208,9 +209,7 @@ func importOne(ctx context.Context, s *Store, path string, password []byte, pass
 		defer clear(pw)
 		password = pw
 	}
-	// keystorev4 takes the password as a string: that copy (and the library's normalised
-	// copies and derived key) cannot be zeroed and stay on the heap until collected.
-	secret, err := keystorev4.New().Decrypt(ks.crypto, string(password))
+	secret, err := keystorev4.New().Decrypt(ks.crypto, borrowString(password))
 	if err != nil {
 		// validateCrypto has accepted every field keystorev4 reads, so the one failure
 		// left is the checksum comparison: a wrong password.
@@ -227,6 +226,17 @@ func importOne(ctx context.Context, s *Store, path string, password []byte, pass
 	}
 	res.Status = ImportImported
 	return res
+}
+
+// borrowString views b as a string without copying, so the password exists once and is
+// zeroed by its owner. keystorev4 does not retain the string past Decrypt, and b is not
+// changed while Decrypt runs. (The library's normalised copies and derived key cannot be
+// zeroed; they stay on the heap until collected.)
+func borrowString(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(unsafe.SliceData(b), len(b))
 }
 
 // keystoreFiles expands Paths: files as given, directories to their keystore*.json.

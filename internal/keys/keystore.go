@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"math/bits"
-	"regexp"
 	"strings"
 	"unicode/utf8"
 )
@@ -76,7 +75,25 @@ type keystore struct {
 	crypto map[string]any // the crypto module, as keystorev4 takes it
 }
 
-var uuidRE = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+// isUUID reports whether s is a UUID in its textual 8-4-4-4-12 hex form (RFC 4122).
+func isUUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i := range len(s) {
+		c := s[i]
+		switch {
+		case i == 8 || i == 13 || i == 18 || i == 23:
+			if c != '-' {
+				return false
+			}
+		case '0' <= c && c <= '9', 'a' <= c && c <= 'f', 'A' <= c && c <= 'F':
+		default:
+			return false
+		}
+	}
+	return true
+}
 
 // readKeystore reads at most maxKeystoreSize bytes and parses them strictly.
 func readKeystore(r io.Reader) (*keystore, error) {
@@ -108,7 +125,7 @@ func parseKeystore(data []byte) (*keystore, error) {
 		return nil, fmt.Errorf("no pubkey: %w", ErrInvalidKeystore)
 	case f.Path == nil || f.UUID == nil:
 		return nil, fmt.Errorf("no path or uuid: %w", ErrInvalidKeystore)
-	case !uuidRE.MatchString(*f.UUID):
+	case !isUUID(*f.UUID):
 		return nil, fmt.Errorf("uuid %q: %w", *f.UUID, ErrInvalidKeystore)
 	}
 	ks := &keystore{meta: Meta{Source: SourceImported, Path: *f.Path, UUID: strings.ToLower(*f.UUID)}}

@@ -16,7 +16,7 @@ const (
 	KindPolicy      Kind = 4 // refused by the key's policy
 	KindApproval    Kind = 5 // awaiting operator approval
 	KindUnavailable Kind = 6 // not ready, overloaded, or an internal fault
-	kindEnd
+	kindEnd         Kind = 7 // one past the last kind
 )
 
 var kindNames = [...]string{"ok", "bad request", "unknown key", "refused by protection", "refused by policy", "awaiting approval", "unavailable"}

@@ -107,6 +107,19 @@ func TestSignResultAndErrors(t *testing.T) {
 	}
 }
 
+// TestEveryKindRoundTrips_Inv8: each failure kind crosses the boundary unchanged.
+func TestEveryKindRoundTrips_Inv8(t *testing.T) {
+	for k := KindBadRequest; k <= KindUnavailable; k++ {
+		got, err := DecodeSignResult(AppendSignResult(nil, &SignResult{Err: Errorf(k, "m")}))
+		if err != nil || got.Err == nil || got.Err.Kind != k || got.Err.Msg != "m" {
+			t.Errorf("kind %v: %+v %v", k, got, err)
+		}
+	}
+	if _, err := DecodeError([]byte{byte(KindUnavailable + 1), 0, 0}); err == nil {
+		t.Error("kind past the last accepted")
+	}
+}
+
 func TestKeyList(t *testing.T) {
 	l := &KeyList{BLS: [][48]byte{{1}, {2}, {3}}}
 	got, err := DecodeKeyList(AppendKeyList(nil, l))
