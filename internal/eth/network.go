@@ -169,11 +169,15 @@ func (n *Network) matchTransition(prev, cur [4]byte, epoch uint64) (Fork, bool) 
 		if !s.Scheduled() {
 			continue
 		}
-		if s.Epoch == epoch && s.Version == cur && n.Version(f-1) == prev {
+		// The epoch may be the activation epoch (Teku, Lighthouse, Prysm send the state's
+		// fork) or any later epoch (Lodestar sends the epoch of the signing slot). Both give
+		// the same get_domain result for messages of that fork; the per-type domain check
+		// then refuses a message whose epoch the fork_info would map to another version.
+		if s.Version == cur && n.Version(f-1) == prev && epoch >= s.Epoch {
 			return f, true
 		}
 	}
-	if epoch == 0 && prev == n.GenesisForkVersion && cur == n.GenesisForkVersion {
+	if prev == n.GenesisForkVersion && cur == n.GenesisForkVersion {
 		return ForkPhase0, true
 	}
 	return ForkUnset, false

@@ -215,9 +215,9 @@ func (n *Network) domainVersion(r *Request, d decoded) ([4]byte, [32]byte, error
 	return [4]byte{}, [32]byte{}, fieldErr(ErrInternal, "type", "no domain rule")
 }
 
-// checkForkInfo refuses a fork_info that is not exactly one fork transition of the pinned
-// network, or that names another genesis validators root (Inv 3). It returns the fork the
-// transition introduces.
+// checkForkInfo refuses a fork_info whose versions are not one fork transition of the
+// pinned network, whose epoch lies before that transition, or that names another genesis
+// validators root (Inv 3). It returns the fork the transition introduces.
 func (n *Network) checkForkInfo(fi *ForkInfo) (Fork, error) {
 	if fi.GenesisValidatorsRoot != n.GenesisValidatorsRoot {
 		return ForkUnset, fieldErr(ErrWrongNetwork, "fork_info.genesis_validators_root",
@@ -238,9 +238,9 @@ func (n *Network) checkForkInfo(fi *ForkInfo) (Fork, error) {
 	case cur == ForkUnset:
 		return ForkUnset, fieldErr(ErrWrongNetwork, "fork_info.fork.current_version",
 			fmt.Sprintf("0x%x is not a scheduled fork version of %s", fi.CurrentVersion[:], n.Name))
-	case fi.Epoch != n.Epoch(cur):
+	case fi.Epoch < n.Epoch(cur):
 		return ForkUnset, fieldErr(ErrWrongNetwork, "fork_info.fork.epoch",
-			fmt.Sprintf("%d is not the epoch of %s on %s (%d)", fi.Epoch, cur, n.Name, n.Epoch(cur)))
+			fmt.Sprintf("%d is before the activation of %s on %s (epoch %d)", fi.Epoch, cur, n.Name, n.Epoch(cur)))
 	default:
 		return ForkUnset, fieldErr(ErrWrongNetwork, "fork_info.fork.previous_version",
 			fmt.Sprintf("0x%x is not the version before %s on %s", fi.PreviousVersion[:], cur, n.Name))

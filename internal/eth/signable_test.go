@@ -81,8 +81,12 @@ func TestSignableMainnet_Inv3(t *testing.T) {
 	badGVR.GenesisValidatorsRoot[0] ^= 1
 	badCur := *fuluFI
 	badCur.CurrentVersion = [4]byte{9, 0, 0, 0}
-	badEpoch := *fuluFI
-	badEpoch.Epoch++
+	badEpoch := *fuluFI // before the activation of the fork its versions name
+	badEpoch.Epoch--
+	afterMsg := *fuluFI // after the message's epoch: get_domain would pick the previous version
+	afterMsg.Epoch = fuluEpoch + 1
+	lodestar := *fuluFI // Lodestar sends the epoch of the signing slot, not the activation epoch
+	lodestar.Epoch = fuluEpoch + 7
 	badPrev := *fuluFI
 	badPrev.PreviousVersion = n.Version(ForkCapella)
 	att := ssz(t, attData(fuluEpoch*32+5, fuluEpoch-1, fuluEpoch))
@@ -103,7 +107,9 @@ func TestSignableMainnet_Inv3(t *testing.T) {
 		{"attestation with deneb fork_info", Request{Type: TypeAttestation, ForkInfo: denebFI, Body: att}, ErrWrongNetwork, "fork_info.fork", 0, 0},
 		{"wrong gvr", Request{Type: TypeAttestation, ForkInfo: &badGVR, Body: att}, ErrWrongNetwork, "fork_info.genesis_validators_root", 0, 0},
 		{"unknown current version", Request{Type: TypeAttestation, ForkInfo: &badCur, Body: att}, ErrWrongNetwork, "fork_info.fork.current_version", 0, 0},
-		{"wrong fork epoch", Request{Type: TypeAttestation, ForkInfo: &badEpoch, Body: att}, ErrWrongNetwork, "fork_info.fork.epoch", 0, 0},
+		{"fork epoch before activation", Request{Type: TypeAttestation, ForkInfo: &badEpoch, Body: att}, ErrWrongNetwork, "fork_info.fork.epoch", 0, 0},
+		{"fork epoch after the message epoch", Request{Type: TypeAttestation, ForkInfo: &afterMsg, Body: att}, ErrWrongNetwork, "fork_info.fork", 0, 0},
+		{"fork epoch = signing epoch (Lodestar)", Request{Type: TypeAttestation, ForkInfo: &lodestar, Body: ssz(t, attData((fuluEpoch+7)*32, fuluEpoch+6, fuluEpoch+7))}, nil, "", ForkFulu, DomainBeaconAttester},
 		{"wrong previous version", Request{Type: TypeAttestation, ForkInfo: &badPrev, Body: att}, ErrWrongNetwork, "fork_info.fork.previous_version", 0, 0},
 		{"no fork_info", Request{Type: TypeAttestation, Body: att}, ErrMalformed, "fork_info", 0, 0},
 		{"trailing byte", Request{Type: TypeAttestation, ForkInfo: fuluFI, Body: append(append([]byte{}, att...), 0)}, ErrMalformed, "attestation", 0, 0},
