@@ -46,7 +46,7 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -58,7 +58,7 @@ func freeAddr(t *testing.T) string {
 
 // signer is a keyward process under test.
 type signer struct {
-	t    *testing.T
+	t    testing.TB
 	cmd  *exec.Cmd
 	url  string
 	dir  string
@@ -73,7 +73,7 @@ type lockedBuffer struct {
 
 // startSigner runs `keyward run` on a fresh state directory with n generated keys.
 // edit, if set, rewrites the configuration before start.
-func startSigner(t *testing.T, n int, edit func(cfg string) string) *signer {
+func startSigner(t testing.TB, n int, edit func(cfg string) string) *signer {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "state")
 	run(t, "init", "--dir", dir, "--network", "mainnet", "--confinement", "full")
@@ -144,7 +144,7 @@ func startSigner(t *testing.T, n int, edit func(cfg string) string) *signer {
 }
 
 // run runs a keyward subcommand that must succeed and returns its stdout.
-func run(t *testing.T, args ...string) string {
+func run(t testing.TB, args ...string) string {
 	t.Helper()
 	cmd := exec.Command(binary, args...)
 	var stderr bytes.Buffer
@@ -403,3 +403,6 @@ func TestOverloadSheds(t *testing.T) {
 }
 
 func parseForTest(body string) (*eth.Request, error) { return eth2json.ParseSignRequest([]byte(body)) }
+
+// startSignerB starts a signer for a benchmark.
+func startSignerB(b *testing.B, n int) *signer { return startSigner(b, n, nil) }

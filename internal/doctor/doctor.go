@@ -24,7 +24,8 @@ import (
 	"github.com/keyward/keyward/internal/sandbox"
 )
 
-// Status of a finding. The zero value is Fail: a check that forgot to set it fails closed.
+// Status of a finding. Anything but Pass or Warn, including the zero value, counts as a
+// failure: a check that forgot to set it fails closed.
 type Status string
 
 // Finding statuses.
@@ -52,10 +53,10 @@ type Options struct {
 	Euid int
 }
 
-// Failed reports whether any finding failed.
+// Failed reports whether any finding failed (any status other than Pass or Warn).
 func Failed(fs []Finding) bool {
 	for _, f := range fs {
-		if f.Status == Fail {
+		if f.Status != Pass && f.Status != Warn {
 			return true
 		}
 	}
