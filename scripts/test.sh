@@ -32,13 +32,20 @@ go test -count=1 -race ./internal/protect/ ./internal/wire/ ./internal/core/
 
 step "fuzz every decoder the core runs (${KEYWARD_FUZZTIME:-10s} each)"
 fuzz() { # package target
-  go test -run '^$' -fuzz "^$2\$" -fuzztime "${KEYWARD_FUZZTIME:-10s}" "$1"
+  out=$(go test -run '^$' -fuzz "^$2\$" -fuzztime "${KEYWARD_FUZZTIME:-10s}" "$1" 2>&1) || { echo "$out"; return 1; }
+  echo "$out" | tail -3
+  if ! grep -q 'fuzz: elapsed' <<<"$out"; then
+    echo "test.sh: fuzz target $2 in $1 did not run" >&2
+    return 1
+  fi
 }
 fuzz ./internal/wire/ FuzzDecodeEthSign
 fuzz ./internal/wire/ FuzzReadFrame
 fuzz ./internal/wire/ FuzzDecodeResults
-fuzz ./internal/eth/ FuzzSignable
-fuzz ./internal/gateway/eth2json/ FuzzParseSignRequest
+fuzz ./internal/wire/ FuzzDecodeKeymanager
+fuzz ./internal/keys/ FuzzParseKeystore
+fuzz ./internal/eth/ FuzzSignable_Inv7_Inv8
+fuzz ./internal/gateway/eth2json/ FuzzParseSignRequest_Inv7_Inv8
 
 if [[ "${KEYWARD_SKIP_NPM:-}" == 1 ]]; then
   step "Lodestar independent client test: skipped (KEYWARD_SKIP_NPM=1)"

@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -133,6 +135,9 @@ func initDir(o initOptions) (*eth.Network, error) {
 			return nil, err
 		}
 	}
+	if err := createToken(filepath.Join(o.dir, config.KeymanagerTokenFile)); err != nil {
+		return nil, err
+	}
 	mk, err := keys.LoadMasterKey(mkPath)
 	if err != nil {
 		return nil, err
@@ -198,4 +203,36 @@ func writeFileAtomic(path string, b []byte, mode os.FileMode) error {
 	}
 	defer d.Close()
 	return d.Sync()
+}
+
+// createToken writes a random Keymanager bearer token to path (0600) unless one exists.
+func createToken(path string) error {
+	if _, err := os.Stat(path); err == nil {
+		return nil // never overwrite a secret (Inv 9)
+	}
+	var b [32]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return fmt.Errorf("create keymanager token: %w", err)
+	}
+	return writeFileAtomic(path, []byte("api-token-0x"+hex.EncodeToString(b[:])+"\n"), 0o600)
+}
+
+// readToken reads the Keymanager token, refusing a file others can read (Inv 9).
+func readToken(path string) (string, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return "", fmt.Errorf("keymanager token: %w", err)
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		return "", fmt.Errorf("keymanager token %s has mode %#o; chmod 600 %s", path, fi.Mode().Perm(), path)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("keymanager token: %w", err)
+	}
+	tok := strings.TrimSpace(string(b))
+	if len(tok) < 32 {
+		return "", fmt.Errorf("keymanager token %s is shorter than 32 characters", path)
+	}
+	return tok, nil
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 
@@ -148,14 +149,19 @@ func serve(o serveOptions) error {
 	}
 	log.Info("core ready", "pid", core.cmd.Process.Pid, "bls_keys", st.BLSKeys, "confinement", st.ConfinementLevel, "startup", time.Since(start).Round(time.Millisecond))
 
+	token, err := readToken(filepath.Join(o.dir, config.KeymanagerTokenFile))
+	if err != nil {
+		return err
+	}
 	gw, err := gateway.New(gateway.Options{
-		Core:         core.client,
-		Log:          log,
-		MaxBodyBytes: o.cfg.Eth.MaxBodyBytes,
-		MaxInFlight:  o.cfg.Eth.MaxInFlight,
-		Timeout:      time.Duration(o.cfg.Eth.TimeoutSeconds) * time.Second,
-		Version:      buildVersion(),
-		CorePID:      core.cmd.Process.Pid,
+		KeymanagerToken: token,
+		Core:            core.client,
+		Log:             log,
+		MaxBodyBytes:    o.cfg.Eth.MaxBodyBytes,
+		MaxInFlight:     o.cfg.Eth.MaxInFlight,
+		Timeout:         time.Duration(o.cfg.Eth.TimeoutSeconds) * time.Second,
+		Version:         buildVersion(),
+		CorePID:         core.cmd.Process.Pid,
 	})
 	if err != nil {
 		return err

@@ -40,13 +40,14 @@ func runMain(args []string) int {
 // commands lists the subcommands: one cmd_<name>.go each.
 func commands() map[string]func([]string) int {
 	return map[string]func([]string) int{
-		"init":    cmdInit,
-		"run":     cmdRun,
-		"core":    cmdCore,
-		"keys":    cmdKeys,
-		"demo":    cmdDemo,
-		"doctor":  cmdDoctor,
-		"version": cmdVersion,
+		"init":     cmdInit,
+		"run":      cmdRun,
+		"core":     cmdCore,
+		"keys":     cmdKeys,
+		"slashing": cmdSlashing,
+		"demo":     cmdDemo,
+		"doctor":   cmdDoctor,
+		"version":  cmdVersion,
 	}
 }
 
@@ -58,6 +59,7 @@ Commands:
   demo      run a signer with fresh keys in a temporary directory, no setup
   init      create a state directory: configuration, pinned network, master key
   keys      import, generate, list or delete keys (sealed under the master key)
+  slashing  import, export slashing protection (EIP-3076), set the emergency brake, status
   run       serve the signing API: the gateway, with the core as a confined child
   doctor    check a state directory and a running signer for unsafe settings
   version   print the version
@@ -67,6 +69,7 @@ Examples:
   keyward demo
   keyward init --dir /var/lib/keyward --network mainnet
   keyward keys import --dir /var/lib/keyward --keystores ./validator_keys --password-file ./pass.txt
+  keyward slashing import --dir /var/lib/keyward ./slashing_protection.json
   keyward run --dir /var/lib/keyward
 
 Run 'keyward help <command>' for the flags of a command.

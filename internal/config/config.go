@@ -21,6 +21,9 @@ const (
 	MasterKeyFile  = "master.key"
 	KeysFile       = "keys.db"
 	ProtectionFile = "protection.db"
+	// KeymanagerTokenFile holds the Keymanager API's bearer token (0600). Clients of the
+	// Keymanager API read it, as they read Lighthouse's api-token.txt.
+	KeymanagerTokenFile = "keymanager.token"
 )
 
 // Confinement levels the core can be asked for.

@@ -72,10 +72,12 @@ func Run(opts RunOptions) error {
 	}
 	opts.Log.Info("core confined", "level", report.Level(), "landlock_abi", report.LandlockABI, "seccomp", report.Seccomp, "missing", report.Missing)
 
-	blsKeys, arena, err := unseal(opts.Dir, mkPath, cfg.Core.Confinement == config.ConfinementFull)
+	requireLock := cfg.Core.Confinement == config.ConfinementFull
+	store, blsKeys, arena, err := unseal(opts.Dir, mkPath, requireLock)
 	if err != nil {
 		return err
 	}
+	defer store.Close()
 	defer arena.Destroy()
 
 	prot, err := protect.Open(filepath.Join(opts.Dir, config.ProtectionFile), protect.Options{GenesisValidatorsRoot: network.GenesisValidatorsRoot})
@@ -92,6 +94,10 @@ func Run(opts RunOptions) error {
 	if err != nil {
 		return err
 	}
+	if err := svc.EnableKeyManagement(store, prot, requireLock); err != nil {
+		return err
+	}
+	defer svc.destroyAdmin()
 	confJSON, err := json.Marshal(report)
 	if err != nil {
 		return fmt.Errorf("encode confinement report: %w", err)
@@ -113,32 +119,36 @@ func Run(opts RunOptions) error {
 		func() *wire.Status { return status }, opts.Log)
 }
 
-// unseal loads every sealed key into a locked arena. The master key is zeroed before return.
-func unseal(dir, mkPath string, requireLock bool) ([]*keys.BLSKey, *secmem.Arena, error) {
+// unseal opens the key store (kept open read-write for key management while the core
+// runs) and loads every sealed key into a locked arena. The master key is zeroed before
+// return: the store keeps only the key it derived.
+func unseal(dir, mkPath string, requireLock bool) (*keys.Store, []*keys.BLSKey, *secmem.Arena, error) {
 	mk, err := keys.LoadMasterKey(mkPath)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	defer mk.Zero()
-	store, err := keys.OpenStore(filepath.Join(dir, config.KeysFile), mk, keys.StoreOptions{ReadOnly: true})
+	store, err := keys.OpenStore(filepath.Join(dir, config.KeysFile), mk, keys.StoreOptions{})
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	defer store.Close()
 	entries, err := store.List()
 	if err != nil {
-		return nil, nil, err
+		store.Close()
+		return nil, nil, nil, err
 	}
 	arena, err := secmem.New(max(len(entries), 1), keys.BLSSlotSize, requireLock)
 	if err != nil {
-		return nil, nil, err
+		store.Close()
+		return nil, nil, nil, err
 	}
 	ks, err := store.LoadBLS(arena)
 	if err != nil {
 		arena.Destroy()
-		return nil, nil, err
+		store.Close()
+		return nil, nil, nil, err
 	}
-	return ks, arena, nil
+	return store, ks, arena, nil
 }
 
 func within(dir, p string) bool {

@@ -2,6 +2,7 @@ package core
 
 import (
 	"bufio"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -63,9 +64,11 @@ func (s *Service) Serve(conn net.Conn, lim Limits, status StatusFunc, log *slog.
 		}()
 	}
 
-	err := s.readLoop(conn, jobs, out, status)
+	var admins sync.WaitGroup // key-management operations running aside
+	err := s.readLoop(conn, jobs, out, status, &admins)
 	close(jobs)
 	workers.Wait()
+	admins.Wait()
 	close(out)
 	<-writerDone
 	_ = conn.Close()
@@ -78,7 +81,7 @@ func (s *Service) Serve(conn net.Conn, lim Limits, status StatusFunc, log *slog.
 	return err
 }
 
-func (s *Service) readLoop(conn net.Conn, jobs chan<- wire.Frame, out chan<- []byte, status StatusFunc) error {
+func (s *Service) readLoop(conn net.Conn, jobs chan<- wire.Frame, out chan<- []byte, status StatusFunc, admins *sync.WaitGroup) error {
 	r := bufio.NewReaderSize(conn, 64<<10)
 	for {
 		f, err := wire.ReadFrame(r)
@@ -96,7 +99,7 @@ func (s *Service) readLoop(conn net.Conn, jobs chan<- wire.Frame, out chan<- []b
 			if len(f.Body) != 0 {
 				return fmt.Errorf("%w: list keys with a body", wire.ErrMalformed)
 			}
-			out <- wire.FinishFrame(wire.AppendKeyList(wire.StartFrame(wire.MsgKeyList, f.ID), &wire.KeyList{BLS: s.pubs}))
+			out <- wire.FinishFrame(wire.AppendKeyList(wire.StartFrame(wire.MsgKeyList, f.ID), &wire.KeyList{BLS: s.PublicKeys()}))
 		case wire.MsgStatus:
 			if len(f.Body) != 0 {
 				return fmt.Errorf("%w: status with a body", wire.ErrMalformed)
@@ -107,6 +110,16 @@ func (s *Service) readLoop(conn net.Conn, jobs chan<- wire.Frame, out chan<- []b
 				continue
 			}
 			out <- wire.AppendFrame(nil, wire.MsgStatusResult, f.ID, body)
+		case wire.MsgKeystoreImport, wire.MsgKeystoreDelete:
+			// Minutes of scrypt must not stall signing: run aside. At most one runs
+			// (admin.busy); the others are answered unavailable at once.
+			admins.Go(func() { out <- s.handleAdmin(f) })
+		case wire.MsgKeystoreList:
+			l, werr := s.ListKeystores()
+			out <- jsonFrame(wire.MsgKeystoreListResult, f.ID, l, werr)
+		case wire.MsgHighWatermark:
+			h, werr := s.HighWatermark()
+			out <- jsonFrame(wire.MsgHighWatermarkResult, f.ID, h, werr)
 		default:
 			return fmt.Errorf("%w: message type %d from gateway", wire.ErrMalformed, f.Type)
 		}
@@ -127,6 +140,43 @@ func (s *Service) handleSign(f wire.Frame, log *slog.Logger) (answer []byte) {
 	}
 	res := s.SignEth(req)
 	return wire.FinishFrame(wire.AppendSignResult(wire.StartFrame(wire.MsgEthSignResult, f.ID), res))
+}
+
+// handleAdmin decodes and serves one key-management request. No panic escapes (Inv 8).
+func (s *Service) handleAdmin(f wire.Frame) (answer []byte) {
+	defer func() {
+		if p := recover(); p != nil {
+			answer = errorFrame(wire.MsgError, f.ID, wire.Errorf(wire.KindUnavailable, "internal error"))
+		}
+	}()
+	switch f.Type {
+	case wire.MsgKeystoreImport:
+		r, err := wire.DecodeKeystoreImport(f.Body)
+		if err != nil {
+			return errorFrame(wire.MsgError, f.ID, wire.Errorf(wire.KindBadRequest, "%v", err))
+		}
+		st, werr := s.ImportKeystores(r)
+		return jsonFrame(wire.MsgKeystoreImportResult, f.ID, st, werr)
+	default:
+		r, err := wire.DecodeKeystoreDelete(f.Body)
+		if err != nil {
+			return errorFrame(wire.MsgError, f.ID, wire.Errorf(wire.KindBadRequest, "%v", err))
+		}
+		res, werr := s.DeleteKeystores(r)
+		return jsonFrame(wire.MsgKeystoreDeleteResult, f.ID, res, werr)
+	}
+}
+
+// jsonFrame encodes v as the JSON answer of type t, or werr as a MsgError answer.
+func jsonFrame(t wire.MsgType, id uint64, v any, werr *wire.Error) []byte {
+	if werr != nil {
+		return errorFrame(wire.MsgError, id, werr)
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return errorFrame(wire.MsgError, id, wire.Errorf(wire.KindUnavailable, "encode answer: %v", err))
+	}
+	return wire.AppendFrame(nil, t, id, b)
 }
 
 // errorFrame encodes a failure as the answer of type t to request id.

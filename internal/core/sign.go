@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"slices"
+	"sync"
 
 	"github.com/keyward/keyward/internal/eth"
 	"github.com/keyward/keyward/internal/protect"
@@ -26,13 +27,24 @@ type Protection interface {
 	CheckAttestation(pub [48]byte, source, target uint64, signingRoot [32]byte) error
 }
 
-// Service decides and signs. It is safe for concurrent use; its fields are set by New and
-// never change.
+// Service decides and signs. It is safe for concurrent use.
 type Service struct {
 	network *eth.Network
-	keys    map[[48]byte]BLSKey
-	pubs    [][48]byte // sorted, for ListKeys
 	prot    Protection
+	admin   *admin // key management; nil when the service was built without a key store
+
+	mu   sync.RWMutex // guards keys and pubs (the map, not the entries)
+	keys map[[48]byte]*keyEntry
+	pubs [][48]byte // sorted, for ListKeys
+}
+
+// keyEntry is one signing key. inUse is read-held by every signing request for the key
+// and write-held while the key is disabled, so that a deleted key's history is exported
+// only after its last signature was recorded.
+type keyEntry struct {
+	key      BLSKey
+	inUse    sync.RWMutex // guards disabled
+	disabled bool
 }
 
 // New builds a Service. It refuses missing dependencies.
@@ -43,29 +55,55 @@ func New(network *eth.Network, keys []BLSKey, prot Protection) (*Service, error)
 	if prot == nil {
 		return nil, errors.New("core: no protection store")
 	}
-	s := &Service{network: network, keys: make(map[[48]byte]BLSKey, len(keys)), prot: prot}
+	s := &Service{network: network, keys: make(map[[48]byte]*keyEntry, len(keys)), prot: prot}
 	for _, k := range keys {
-		pub := k.PublicKey()
-		if _, dup := s.keys[pub]; dup {
-			continue
-		}
-		s.keys[pub] = k
-		s.pubs = append(s.pubs, pub)
+		s.keys[k.PublicKey()] = &keyEntry{key: k}
 	}
-	slices.SortFunc(s.pubs, func(a, b [48]byte) int { return bytes.Compare(a[:], b[:]) })
+	s.sortPubs()
 	return s, nil
 }
 
+// sortPubs rebuilds the sorted key list; s.mu must be write-held (or s unshared).
+func (s *Service) sortPubs() {
+	s.pubs = s.pubs[:0]
+	for pub := range s.keys {
+		s.pubs = append(s.pubs, pub)
+	}
+	slices.SortFunc(s.pubs, func(a, b [48]byte) int { return bytes.Compare(a[:], b[:]) })
+}
+
 // PublicKeys returns the Ethereum public keys the service can sign with, sorted.
-func (s *Service) PublicKeys() [][48]byte { return s.pubs }
+func (s *Service) PublicKeys() [][48]byte {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return slices.Clone(s.pubs)
+}
+
+// lookup returns the key's entry with inUse read-held, or nil. The caller releases it.
+func (s *Service) lookup(pub [48]byte) *keyEntry {
+	s.mu.RLock()
+	e := s.keys[pub]
+	s.mu.RUnlock()
+	if e == nil {
+		return nil
+	}
+	e.inUse.RLock()
+	if e.disabled {
+		e.inUse.RUnlock()
+		return nil
+	}
+	return e
+}
 
 // SignEth is the whole decision for one Ethereum signing request, in order. It never
 // returns a signature that was not recorded (for blocks and attestations) and verified.
 func (s *Service) SignEth(r *wire.EthSignRequest) *wire.SignResult {
-	key, ok := s.keys[r.Pubkey]
-	if !ok {
+	e := s.lookup(r.Pubkey)
+	if e == nil {
 		return fail(wire.KindUnknownKey, "no key 0x%x", r.Pubkey[:])
 	}
+	defer e.inUse.RUnlock() // a key being deleted waits for this request to finish
+	key := e.key
 	// Inv 2, Inv 3: the root is computed here from the typed body and the pinned network.
 	sg, err := s.network.Signable(&r.Req)
 	if err != nil {

@@ -31,6 +31,9 @@ type Options struct {
 	Version      string
 	// CorePID is the core's process id, reported by the health endpoint (0 if unknown).
 	CorePID int
+	// KeymanagerToken is the bearer token of the Keymanager API. Empty: the Keymanager
+	// routes are not served (there is no unauthenticated mode).
+	KeymanagerToken string
 }
 
 // Server serves the Web3Signer eth2 API, health and metrics.
@@ -58,6 +61,12 @@ func New(opts Options) (*Server, error) {
 	mux.Handle("GET /upcheck", s.handle(s.upcheck))
 	mux.Handle("GET /healthcheck", s.handle(s.healthcheck))
 	mux.Handle("GET /metrics", s.handle(s.serveMetrics))
+	if opts.KeymanagerToken != "" {
+		mux.Handle("GET /eth/v1/keystores", s.kmHandle(s.kmList))
+		mux.Handle("POST /eth/v1/keystores", s.kmHandle(s.kmImport))
+		mux.Handle("DELETE /eth/v1/keystores", s.kmHandle(s.kmDelete))
+	}
+	mux.Handle("GET /api/v1/eth2/highWatermark", s.handle(s.highWatermark)) // public, as in Web3Signer
 	mux.Handle("/", s.handle(func(w http.ResponseWriter, r *http.Request) error {
 		return &httpError{Code: http.StatusNotFound, Msg: "no such endpoint: " + r.Method + " " + r.URL.Path}
 	}))
@@ -106,6 +115,16 @@ func (e *httpError) Error() string {
 	return fmt.Sprintf("%d %s", e.Code, e.Msg)
 }
 
+// levelOf is the log level of a failed request. Refusals are expected traffic and counted
+// by metrics; only faults are warnings. Overload (503 without a cause) stays at debug: a
+// log line per shed request would add load exactly when the signer has none to spare.
+func levelOf(he *httpError) slog.Level {
+	if he.Code >= 500 && he.Err != nil {
+		return slog.LevelWarn
+	}
+	return slog.LevelDebug
+}
+
 // handle adapts a handler that returns an error: errors become the API's error shape.
 func (s *Server) handle(h func(http.ResponseWriter, *http.Request) error) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -117,14 +136,7 @@ func (s *Server) handle(h func(http.ResponseWriter, *http.Request) error) http.H
 		if !errors.As(err, &he) {
 			he = &httpError{Code: http.StatusInternalServerError, Msg: "internal error", Err: err}
 		}
-		// Refusals are expected traffic and counted by metrics; only faults are warnings.
-		// Overload (503) stays at debug: a log line per shed request would add load
-		// exactly when the signer has none to spare.
-		level := slog.LevelDebug
-		if he.Code >= 500 && he.Err != nil {
-			level = slog.LevelWarn
-		}
-		s.opts.Log.Log(r.Context(), level, "request failed", "method", r.Method, "path", r.URL.Path, "status", he.Code, "error", he.Error())
+		s.opts.Log.Log(r.Context(), levelOf(he), "request failed", "method", r.Method, "path", r.URL.Path, "status", he.Code, "error", he.Error())
 		writeJSON(w, he.Code, map[string]string{"error": he.Msg})
 	})
 }

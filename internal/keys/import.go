@@ -209,6 +209,41 @@ func importOne(ctx context.Context, s *Store, path string, password []byte, pass
 		defer clear(pw)
 		password = pw
 	}
+	return s.sealKeystore(ks, path, password, now)
+}
+
+// ImportKeystore imports one EIP-2335 keystore given as bytes (the Keymanager API), with
+// the same checks as Import: strict parsing, the decrypted key must match the keystore's
+// pubkey, re-sealed under the master key, the password never stored. name labels errors.
+func (s *Store) ImportKeystore(data, password []byte, name string, now time.Time) ImportResult {
+	res := ImportResult{Path: name}
+	if len(data) > maxKeystoreSize {
+		res.Status, res.Err = ImportFailed, fmt.Errorf("keystore %s: %w: larger than %d bytes", name, ErrInvalidKeystore, maxKeystoreSize)
+		return res
+	}
+	ks, err := parseKeystore(data)
+	if err != nil {
+		res.Status, res.Err = ImportFailed, fmt.Errorf("read keystore %s: %w", name, err)
+		return res
+	}
+	res.PublicKey = ks.pub
+	if has, err := s.HasBLS(ks.pub); err != nil {
+		res.Status, res.Err = ImportFailed, err
+		return res
+	} else if has {
+		res.Status = ImportExists
+		return res
+	}
+	return s.sealKeystore(ks, name, password, func() time.Time { return now })
+}
+
+// sealKeystore decrypts ks with password and seals the key into s.
+func (s *Store) sealKeystore(ks *keystore, path string, password []byte, now func() time.Time) ImportResult {
+	res := ImportResult{Path: path, PublicKey: ks.pub}
+	fail := func(err error) ImportResult {
+		res.Status, res.Err = ImportFailed, err
+		return res
+	}
 	secret, err := keystorev4.New().Decrypt(ks.crypto, borrowString(password))
 	if err != nil {
 		// validateCrypto has accepted every field keystorev4 reads, so the one failure

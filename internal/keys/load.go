@@ -138,3 +138,38 @@ func openBLS(aead cipher.AEAD, arena *secmem.Arena, k, v []byte) (*BLSKey, error
 	copy(pub[:], r.pub)
 	return bindBLSKey(arena, slot, pub, pk)
 }
+
+// LoadOneBLS opens the sealed key pub into a slot of arena: how a key imported while the
+// core runs (Keymanager API) starts signing. ErrNotFound if the store has no such key.
+func (s *Store) LoadOneBLS(arena *secmem.Arena, pub [BLSPublicKeySize]byte) (*BLSKey, error) {
+	if arena == nil {
+		return nil, fmt.Errorf("load key: no arena")
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.db == nil {
+		return nil, fmt.Errorf("load key: %w", ErrClosed)
+	}
+	aead, err := s.aead()
+	if err != nil {
+		return nil, fmt.Errorf("load key: %w", err)
+	}
+	var key *BLSKey
+	err = s.db.View(func(tx *bbolt.Tx) error {
+		b := tx.Bucket(bucketOf(KeyTypeBLS))
+		var v []byte
+		if b != nil {
+			v = b.Get(pub[:])
+		}
+		if v == nil {
+			return ErrNotFound
+		}
+		var err error
+		key, err = openBLS(aead, arena, pub[:], v)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("load key %s: %w", hexKey(pub[:]), err)
+	}
+	return key, nil
+}

@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -78,6 +79,9 @@ func OpenStore(path string, mk *MasterKey, opts StoreOptions) (*Store, error) {
 	// Never NoSync: a key is stored only once the commit is durable.
 	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: timeout, ReadOnly: opts.ReadOnly})
 	if err != nil {
+		if errors.Is(err, bbolt.ErrTimeout) {
+			return nil, fmt.Errorf("open key store %s: locked by another process: a running keyward holds it (stop it, or use the Keymanager API /eth/v1/keystores)", path)
+		}
 		return nil, fmt.Errorf("open key store %s: %w", path, err)
 	}
 	s := &Store{path: path, db: db}

@@ -1,21 +1,31 @@
 // Package protect is the core's slashing protection: the rules that refuse a slashable
-// Ethereum signature and the durable store that remembers what was signed.
+// Ethereum signature and the durable store that remembers everything signed (complete
+// history, EIP-3076).
 //
 // It upholds Inv 5: for each key, the check and the record happen under one lock, and
-// Check* returns nil only after the record is durable on disk (bbolt commit: data pages,
-// fdatasync, meta page, fdatasync). The caller signs only after that. A refusal is final and
-// typed (*Refusal). Concurrent records for different keys share one commit (group commit),
-// so throughput does not fall to one fsync per signature, and requests for different keys
-// never wait on each other's checks.
+// CheckBlock/CheckAttestation return nil only after the record is durable on disk (bbolt
+// commit: data pages, fdatasync, meta page, fdatasync). The caller signs only after that.
+// A refusal is final and typed (*Refusal); any other error means "not durable, do not
+// sign". Concurrent records for different keys share one commit (group commit), so
+// throughput does not fall to one fsync per signature, and requests for different keys
+// never wait on each other's checks. The in-memory summary of a key changes only after
+// its record committed, and never lets through what the disk would refuse.
 //
-// Rules (minimal set, per key; the complete EIP-3076 rules replace rules.go later and keep
-// this plumbing):
-//   - block: the slot must be above every slot signed before; the identical signing root at
-//     the last signed slot may be signed again.
-//   - attestation: source ≤ target; the target must be above every target signed before and
-//     the source at least every source signed before (so no double vote and no surround);
-//     the identical signing root for the last target may be signed again.
+// It upholds Inv 3: the store is pinned to the genesis validators root given at first
+// open; a database or an interchange of another network is refused.
 //
-// The store is keyed by the genesis validators root pinned at init: a database for another
-// network is refused at open (Inv 3).
+// Rules, per key (see CheckBlock, CheckAttestation and docs/slashing-protection.md):
+//   - block: refused at a slot already signed unless the same known signing root (then
+//     signed again without a new record); refused below the low watermark, and at it
+//     unless repeating the record there;
+//   - attestation: refused when source > target; a double vote (same target, another or
+//     unknown root); a surround or surrounded vote against any recorded vote; a source
+//     below the low source watermark, a target below the low target watermark (or at it
+//     unless repeating); the identical vote may be signed again;
+//   - the emergency brake (SetBrake) refuses everything at or above its epoch.
+//
+// Low watermarks are set by the first block/vote of a key (signed or imported) and only
+// ever raised: by an import whose data lies below them, and by Prune, which raises them
+// over what it deletes before deleting it. Interchange (EIP-3076 version 5):
+// ImportInterchange, ExportInterchange.
 package protect

@@ -3,8 +3,6 @@ package protect
 import (
 	"errors"
 	"path/filepath"
-	"sync"
-	"sync/atomic"
 	"testing"
 
 	bolt "go.etcd.io/bbolt"
@@ -19,7 +17,7 @@ var (
 
 func root(b byte) [32]byte { return [32]byte{b} }
 
-func openT(t *testing.T, path string) *Store {
+func openT(t testing.TB, path string) *Store {
 	t.Helper()
 	s, err := Open(path, Options{GenesisValidatorsRoot: gvrA})
 	if err != nil {
@@ -36,130 +34,96 @@ type step struct {
 	wantRefused  string // "" = allowed; otherwise the Refusal.Rule
 }
 
-// TestRules_Inv5 walks sequences of requests for one key through the store.
+func do(s *Store, pub [48]byte, st step) error {
+	if st.att {
+		return s.CheckAttestation(pub, st.slotOrSource, st.target, root(st.root))
+	}
+	return s.CheckBlock(pub, st.slotOrSource, root(st.root))
+}
+
+func blk(slot uint64, r byte, refused string) step {
+	return step{slotOrSource: slot, root: r, wantRefused: refused}
+}
+func att(s, t uint64, r byte, refused string) step {
+	return step{att: true, slotOrSource: s, target: t, root: r, wantRefused: refused}
+}
+
+// TestRules_Inv5 walks sequences of requests for one key through the store; each row is
+// one rule of the complete-history protection.
 func TestRules_Inv5(t *testing.T) {
 	cases := []struct {
 		name  string
 		steps []step
 	}{
-		{"blocks increase", []step{{slotOrSource: 10, root: 1}, {slotOrSource: 11, root: 2}, {slotOrSource: 1000, root: 3}}},
-		{"same block again is re-signed", []step{{slotOrSource: 10, root: 1}, {slotOrSource: 10, root: 1}}},
-		{"double block", []step{{slotOrSource: 10, root: 1}, {slotOrSource: 10, root: 2, wantRefused: "double block"}}},
-		{"block below watermark", []step{{slotOrSource: 10, root: 1}, {slotOrSource: 9, root: 2, wantRefused: "block below watermark"}}},
-		{"block zero first", []step{{slotOrSource: 0, root: 1}, {slotOrSource: 0, root: 2, wantRefused: "double block"}}},
-		{"attestations increase", []step{{att: true, slotOrSource: 1, target: 2, root: 1}, {att: true, slotOrSource: 2, target: 3, root: 2}}},
-		{"same attestation again", []step{{att: true, slotOrSource: 1, target: 2, root: 1}, {att: true, slotOrSource: 1, target: 2, root: 1}}},
-		{"double vote", []step{{att: true, slotOrSource: 1, target: 2, root: 1}, {att: true, slotOrSource: 1, target: 2, root: 2, wantRefused: "double vote"}}},
-		{"source after target", []step{{att: true, slotOrSource: 3, target: 2, root: 1, wantRefused: "source after target"}}},
-		{"surrounding vote", []step{{att: true, slotOrSource: 3, target: 4, root: 1}, {att: true, slotOrSource: 2, target: 5, root: 2, wantRefused: "surround vote"}}},
-		{"surrounded vote (target below)", []step{{att: true, slotOrSource: 1, target: 10, root: 1}, {att: true, slotOrSource: 2, target: 9, root: 2, wantRefused: "target below watermark"}}},
-		{"blocks and attestations independent", []step{{slotOrSource: 100, root: 1}, {att: true, slotOrSource: 0, target: 1, root: 2}, {slotOrSource: 101, root: 3}}},
-		{"refusal does not move watermark", []step{{att: true, slotOrSource: 5, target: 6, root: 1}, {att: true, slotOrSource: 4, target: 7, root: 2, wantRefused: "surround vote"}, {att: true, slotOrSource: 5, target: 7, root: 3}}},
+		{"blocks increase", []step{blk(10, 1, ""), blk(11, 2, ""), blk(1000, 3, "")}},
+		{"identical block is signed again", []step{blk(10, 1, ""), blk(10, 1, "")}},
+		{"double block", []step{blk(10, 1, ""), blk(10, 2, RuleDoubleBlock)}},
+		{"the first block is the low watermark", []step{blk(10, 1, ""), blk(9, 2, RuleBlockBelowLow)}},
+		{"a gap below the newest block may be filled (complete history)", []step{blk(10, 1, ""), blk(20, 2, ""), blk(15, 3, ""), blk(15, 4, RuleDoubleBlock)}},
+		{"block at slot zero", []step{blk(0, 1, ""), blk(0, 2, RuleDoubleBlock), blk(0, 1, "")}},
+		{"a zero signing root is a root like any other", []step{blk(3, 0, ""), blk(3, 0, ""), blk(3, 1, RuleDoubleBlock)}},
+		{"attestations increase", []step{att(1, 2, 1, ""), att(2, 3, 2, "")}},
+		{"identical attestation is signed again", []step{att(1, 2, 1, ""), att(1, 2, 1, "")}},
+		{"double vote", []step{att(1, 2, 1, ""), att(1, 2, 2, RuleDoubleVote)}},
+		{"double vote with another source", []step{att(1, 3, 1, ""), att(2, 3, 1, RuleDoubleVote)}},
+		{"source after target", []step{att(3, 2, 1, RuleSourceAfter)}},
+		{"source equal to target", []step{att(2, 2, 1, ""), att(2, 3, 1, "")}},
+		{"surround vote", []step{att(3, 4, 1, ""), att(2, 5, 2, RuleSourceBelowLow)}},
+		{"surround vote above the watermark", []step{att(1, 2, 1, ""), att(3, 4, 2, ""), att(2, 5, 3, RuleSurroundVote)}},
+		{"surrounded vote", []step{att(1, 2, 1, ""), att(2, 9, 2, ""), att(3, 8, 3, RuleSurroundedVote)}},
+		{"surrounded vote with the same target as the watermark", []step{att(1, 10, 1, ""), att(2, 9, 2, RuleTargetBelowLow)}},
+		{"an older vote that is not slashable is allowed (complete history)", []step{att(1, 2, 1, ""), att(5, 9, 2, ""), att(2, 4, 3, ""), att(4, 5, 4, "")}},
+		{"an older vote between two recorded ones", []step{att(1, 2, 1, ""), att(3, 4, 2, ""), att(2, 3, 3, ""), att(2, 5, 3, RuleSurroundVote)}},
+		{"target at the watermark without record", []step{att(4, 5, 1, ""), att(4, 5, 2, RuleDoubleVote), att(5, 5, 1, RuleDoubleVote)}},
+		{"blocks and attestations independent", []step{blk(100, 1, ""), att(0, 1, 2, ""), blk(101, 3, "")}},
+		{"refusal does not move anything", []step{att(5, 6, 1, ""), att(4, 7, 2, RuleSourceBelowLow), att(5, 7, 3, "")}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			path := filepath.Join(t.TempDir(), "p.db")
-			s := openT(t, path)
+			s := openT(t, filepath.Join(t.TempDir(), "p.db"))
 			defer s.Close()
 			for i, st := range tc.steps {
-				var err error
-				if st.att {
-					err = s.CheckAttestation(pubA, st.slotOrSource, st.target, root(st.root))
-				} else {
-					err = s.CheckBlock(pubA, st.slotOrSource, root(st.root))
-				}
-				var ref *Refusal
-				switch {
-				case st.wantRefused == "" && err != nil:
-					t.Fatalf("step %d: unexpected refusal: %v", i, err)
-				case st.wantRefused != "" && !errors.As(err, &ref):
-					t.Fatalf("step %d: want refusal %q, got %v", i, st.wantRefused, err)
-				case st.wantRefused != "" && ref.Rule != st.wantRefused:
-					t.Fatalf("step %d: want refusal %q, got %q", i, st.wantRefused, ref.Rule)
-				}
+				expectStep(t, i, do(s, pubA, st), st.wantRefused)
 			}
 		})
 	}
 }
 
-// TestDurableAcrossReopen_Inv5: a recorded block is remembered by a new process.
+func expectStep(t *testing.T, i int, err error, want string) {
+	t.Helper()
+	var ref *Refusal
+	switch {
+	case want == "" && err != nil:
+		t.Fatalf("step %d: unexpected refusal: %v", i, err)
+	case want != "" && !errors.As(err, &ref):
+		t.Fatalf("step %d: want refusal %q, got %v", i, want, err)
+	case want != "" && ref.Rule != want:
+		t.Fatalf("step %d: want refusal %q, got %q (%v)", i, want, ref.Rule, ref)
+	}
+}
+
+// TestDurableAcrossReopen_Inv5: every record is remembered by a new process.
 func TestDurableAcrossReopen_Inv5(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "p.db")
 	s := openT(t, path)
-	if err := s.CheckBlock(pubA, 7, root(1)); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.CheckAttestation(pubA, 3, 4, root(2)); err != nil {
-		t.Fatal(err)
+	for _, st := range []step{blk(7, 1, ""), blk(9, 1, ""), att(3, 4, 2, ""), att(4, 8, 3, ""), att(4, 6, 4, "")} {
+		if err := do(s, pubA, st); err != nil {
+			t.Fatal(err)
+		}
 	}
 	s.Close()
 	s = openT(t, path)
 	defer s.Close()
-	var ref *Refusal
-	if err := s.CheckBlock(pubA, 7, root(9)); !errors.As(err, &ref) {
-		t.Fatalf("double block after reopen not refused: %v", err)
-	}
-	if err := s.CheckAttestation(pubA, 2, 5, root(9)); !errors.As(err, &ref) {
-		t.Fatalf("surround after reopen not refused: %v", err)
-	}
-	if err := s.CheckBlock(pubA, 7, root(1)); err != nil {
-		t.Fatalf("identical block after reopen refused: %v", err)
+	for i, st := range []step{
+		blk(7, 9, RuleDoubleBlock), blk(9, 9, RuleDoubleBlock), blk(7, 1, ""), blk(6, 1, RuleBlockBelowLow), blk(8, 1, ""),
+		att(3, 4, 9, RuleDoubleVote), att(5, 7, 9, RuleSurroundedVote), att(3, 9, 9, RuleSurroundVote), att(4, 6, 4, ""),
+	} {
+		expectStep(t, i, do(s, pubA, st), st.wantRefused)
 	}
 }
 
-// TestConcurrentConflicts_Inv5: many goroutines race conflicting requests for one key;
-// exactly one of each conflicting set is allowed, and other keys are unaffected.
-func TestConcurrentConflicts_Inv5(t *testing.T) {
-	s := openT(t, filepath.Join(t.TempDir(), "p.db"))
-	defer s.Close()
-	const racers = 64
-	for slot := uint64(1); slot <= 20; slot++ {
-		var ok atomic.Int32
-		var wg sync.WaitGroup
-		for i := 0; i < racers; i++ {
-			wg.Add(1)
-			go func(i int) {
-				defer wg.Done()
-				if s.CheckBlock(pubA, slot, root(byte(i))) == nil {
-					ok.Add(1)
-				}
-				// A different key at the same time is always allowed once.
-				if i == 0 {
-					if err := s.CheckBlock(pubB, slot, root(1)); err != nil {
-						t.Errorf("key B slot %d: %v", slot, err)
-					}
-				}
-			}(i)
-		}
-		wg.Wait()
-		if ok.Load() != 1 {
-			t.Fatalf("slot %d: %d conflicting blocks allowed, want 1", slot, ok.Load())
-		}
-	}
-	// Attestations: racers each try a distinct (source, target) that conflicts with all others
-	// (same target, different roots, or surrounds); exactly one may win per round.
-	for round := uint64(0); round < 10; round++ {
-		var ok atomic.Int32
-		var wg sync.WaitGroup
-		base := 100 + round*10
-		for i := 0; i < racers; i++ {
-			wg.Add(1)
-			go func(i int) {
-				defer wg.Done()
-				if s.CheckAttestation(pubA, base, base+1, root(byte(i))) == nil {
-					ok.Add(1)
-				}
-			}(i)
-		}
-		wg.Wait()
-		if ok.Load() != 1 {
-			t.Fatalf("round %d: %d conflicting votes allowed, want 1", round, ok.Load())
-		}
-	}
-}
-
-// TestWrongNetwork_Inv3: a database pinned to another genesis validators root is refused.
-func TestWrongNetwork_Inv3(t *testing.T) {
+// TestOpen_ErrWrongNetwork_Inv3: a database pinned to another genesis validators root is refused.
+func TestOpen_ErrWrongNetwork_Inv3(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "p.db")
 	openT(t, path).Close()
 	if _, err := Open(path, Options{GenesisValidatorsRoot: gvrB}); !errors.Is(err, ErrWrongNetwork) {
@@ -167,21 +131,25 @@ func TestWrongNetwork_Inv3(t *testing.T) {
 	}
 }
 
-// TestSecondProcessLocked: a second opener of the same file fails instead of signing blind.
-func TestSecondProcessLocked(t *testing.T) {
+// TestOpen_ErrLocked: a second opener of the same file fails instead of signing blind.
+func TestOpen_ErrLocked(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "p.db")
 	s := openT(t, path)
 	defer s.Close()
-	if _, err := Open(path, Options{GenesisValidatorsRoot: gvrA, LockTimeout: 50e6}); err == nil {
-		t.Fatal("second open of a locked database succeeded")
+	if _, err := Open(path, Options{GenesisValidatorsRoot: gvrA, LockTimeout: 50e6}); !errors.Is(err, ErrLocked) {
+		t.Fatalf("want ErrLocked, got %v", err)
 	}
 }
 
-// TestCorruptRecord: an undecodable record fails the open rather than being skipped.
-func TestCorruptRecord(t *testing.T) {
+// TestOpen_ErrCorrupt: an undecodable record fails the open or the check rather than
+// being skipped.
+func TestOpen_ErrCorrupt(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "p.db")
 	s := openT(t, path)
 	if err := s.CheckBlock(pubA, 1, root(1)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CheckBlock(pubB, 1, root(1)); err != nil {
 		t.Fatal(err)
 	}
 	s.Close()
@@ -189,68 +157,77 @@ func TestCorruptRecord(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketEth).Put(pubA[:], []byte{1, 2, 3}) }); err != nil {
+	err = db.Update(func(tx *bolt.Tx) error {
+		eth := tx.Bucket(bucketEth)
+		if err := eth.Bucket(pubA[:]).Put(keySummary, []byte{1, 2, 3}); err != nil {
+			return err
+		}
+		return eth.Bucket(pubB[:]).Bucket(bucketBlocks).Put(be64(1), []byte{7})
+	})
+	if err != nil {
 		t.Fatal(err)
 	}
 	db.Close()
 	if _, err := Open(path, Options{GenesisValidatorsRoot: gvrA}); !errors.Is(err, ErrCorrupt) {
-		t.Fatalf("want ErrCorrupt, got %v", err)
+		t.Fatalf("corrupt summary: want ErrCorrupt, got %v", err)
+	}
+	db, _ = bolt.Open(path, 0o600, nil)
+	db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketEth).DeleteBucket(pubA[:]) })
+	db.Close()
+	s = openT(t, path)
+	defer s.Close()
+	var ref *Refusal
+	if err := s.CheckBlock(pubB, 1, root(2)); !errors.Is(err, ErrCorrupt) || errors.As(err, &ref) {
+		t.Fatalf("corrupt record: want ErrCorrupt (not a refusal), got %v", err)
 	}
 }
 
-// TestClosed: a closed store refuses to record.
-func TestClosed(t *testing.T) {
+// TestCheck_ErrClosed: a closed store refuses every operation.
+func TestCheck_ErrClosed(t *testing.T) {
 	s := openT(t, filepath.Join(t.TempDir(), "p.db"))
 	s.Close()
 	if err := s.CheckBlock(pubA, 1, root(1)); !errors.Is(err, ErrClosed) {
-		t.Fatalf("want ErrClosed, got %v", err)
+		t.Fatalf("CheckBlock: want ErrClosed, got %v", err)
+	}
+	if err := s.CheckAttestation(pubA, 1, 2, root(1)); !errors.Is(err, ErrClosed) {
+		t.Fatalf("CheckAttestation: want ErrClosed, got %v", err)
+	}
+	if _, err := s.ExportInterchange(nil); !errors.Is(err, ErrClosed) {
+		t.Fatalf("ExportInterchange: want ErrClosed, got %v", err)
+	}
+	if err := s.SetBrake(1); !errors.Is(err, ErrClosed) {
+		t.Fatalf("SetBrake: want ErrClosed, got %v", err)
 	}
 }
 
-// TestGroupCommit: concurrent records for many keys share commits.
-func TestGroupCommit(t *testing.T) {
-	var commits atomic.Int32
-	s, err := Open(filepath.Join(t.TempDir(), "p.db"), Options{GenesisValidatorsRoot: gvrA, testOnlyAfterCommit: func() { commits.Add(1) }})
+// TestMigrateV1: records of the minimal layout keep refusing what they refused.
+func TestMigrateV1(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "p.db")
+	db, err := bolt.Open(path, 0o600, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
-	const n = 256
-	var wg sync.WaitGroup
-	for i := 0; i < n; i++ {
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			pub := [48]byte{byte(i), byte(i >> 8), 1}
-			if err := s.CheckAttestation(pub, 1, 2, root(1)); err != nil {
-				t.Error(err)
-			}
-		}(i)
-	}
-	wg.Wait()
-	if c := commits.Load(); c >= n {
-		t.Fatalf("%d commits for %d concurrent records: no grouping", c, n)
-	} else {
-		t.Logf("%d records in %d commits", n, c)
-	}
-}
-
-func BenchmarkCheckAttestationParallel(b *testing.B) {
-	s, err := Open(filepath.Join(b.TempDir(), "p.db"), Options{GenesisValidatorsRoot: gvrA})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer s.Close()
-	var next atomic.Uint64
-	b.SetParallelism(32)
-	b.RunParallel(func(pb *testing.PB) {
-		id := next.Add(1)
-		pub := [48]byte{byte(id), byte(id >> 8)}
-		for e := uint64(1); pb.Next(); e++ {
-			if err := s.CheckAttestation(pub, e-1, e, root(1)); err != nil {
-				b.Error(err)
-				return
-			}
-		}
+	rec := make([]byte, 90)
+	rec[0], rec[1] = 1, 3
+	copy(rec[2:], be64(10))
+	rec[10] = 1 // block root {1}
+	copy(rec[42:], be64(4))
+	copy(rec[50:], be64(5))
+	rec[58] = 2 // vote root {2}
+	err = db.Update(func(tx *bolt.Tx) error {
+		m, _ := tx.CreateBucket(bucketMeta)
+		m.Put(keyGVR, gvrA[:])
+		b, _ := tx.CreateBucket(bucketEthV1)
+		return b.Put(pubA[:], rec)
 	})
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := openT(t, path)
+	defer s.Close()
+	for i, st := range []step{blk(10, 1, ""), blk(10, 2, RuleDoubleBlock), blk(9, 1, RuleBlockBelowLow), blk(11, 3, ""),
+		att(4, 5, 2, ""), att(4, 5, 3, RuleDoubleVote), att(3, 6, 1, RuleSourceBelowLow), att(4, 4, 1, RuleTargetBelowLow), att(5, 6, 1, "")} {
+		expectStep(t, i, do(s, pubA, st), st.wantRefused)
+	}
 }

@@ -1,57 +1,56 @@
 package protect
 
-import "fmt"
-
-// keyState is what protection remembers of one key. The zero value means nothing signed.
-type keyState struct {
-	HasBlock      bool
-	BlockSlot     uint64
-	BlockRoot     [32]byte
-	HasAtt        bool
-	AttSource     uint64 // highest source signed
-	AttTarget     uint64 // highest target signed
-	AttTargetRoot [32]byte
-}
-
 // verdict is the result of a rule. The zero value refuses (fail closed).
 type verdict uint8
 
 const (
 	refuse  verdict = iota // refused; see the accompanying *Refusal
-	record                 // new: record, then sign
-	reissue                // identical to what was last signed: sign again, nothing new to record
+	record                 // new: record durably, then sign
+	reissue                // identical to a durable record: sign again, nothing new to record
 )
 
-// checkBlock applies the block rule to s for a block at slot with root.
-func checkBlock(s *keyState, slot uint64, root [32]byte) (verdict, *Refusal) {
-	switch {
-	case !s.HasBlock || slot > s.BlockSlot:
-		return record, nil
-	case slot == s.BlockSlot && root == s.BlockRoot:
-		return reissue, nil
-	case slot == s.BlockSlot:
-		return refuse, &Refusal{Rule: "double block", Detail: fmt.Sprintf("a different block at slot %d was already signed", slot)}
+// apply acts on a verdict with e.mu held: reissue returns nil at once (the record is
+// already durable), record commits p and only then updates the in-memory summary, any
+// other verdict refuses.
+func (s *Store) apply(e *keyEntry, v verdict, ref *Refusal, p *pending, next summary) error {
+	switch v {
+	case reissue:
+		return nil // identical to a durable record
+	case record:
+		// Inv 5: nil only after the record is durable (group commit, fdatasync).
+		if err := s.commit(p); err != nil {
+			return err // memory unchanged: the next request is checked against disk truth
+		}
+		e.sum = next // only after the record is durable
+		return nil
 	default:
-		return refuse, &Refusal{Rule: "block below watermark", Detail: fmt.Sprintf("slot %d is below the last signed slot %d", slot, s.BlockSlot)}
+		if ref == nil {
+			ref = refusef(RuleNoRuleAllowed, "no rule allowed the request")
+		}
+		return ref
 	}
 }
 
-// checkAttestation applies the attestation rule to s for (source, target, root).
-func checkAttestation(s *keyState, source, target uint64, root [32]byte) (verdict, *Refusal) {
-	switch {
-	case source > target:
-		return refuse, &Refusal{Rule: "source after target", Detail: fmt.Sprintf("source epoch %d > target epoch %d", source, target)}
-	case !s.HasAtt:
-		return record, nil
-	case target == s.AttTarget && root == s.AttTargetRoot && source <= s.AttSource:
-		return reissue, nil
-	case target == s.AttTarget:
-		return refuse, &Refusal{Rule: "double vote", Detail: fmt.Sprintf("a different attestation with target epoch %d was already signed", target)}
-	case target < s.AttTarget:
-		return refuse, &Refusal{Rule: "target below watermark", Detail: fmt.Sprintf("target epoch %d is below the last signed target %d", target, s.AttTarget)}
-	case source < s.AttSource:
-		return refuse, &Refusal{Rule: "surround vote", Detail: fmt.Sprintf("source epoch %d is below the last signed source %d: the vote would surround it", source, s.AttSource)}
-	default:
-		return record, nil
+// brakeRefusal returns the emergency-brake refusal for a block at slot or an attestation
+// with (source, target), or nil when the brake is off or the request lies below it.
+func (s *Store) brakeRefusal(isBlock bool, slot, source, target uint64) *Refusal {
+	p := s.brake.Load()
+	if p == nil {
+		return nil
 	}
+	epoch := *p
+	if isBlock {
+		brakeSlot := epoch * s.opts.SlotsPerEpoch
+		if epoch != 0 && brakeSlot/epoch != s.opts.SlotsPerEpoch {
+			return nil // the brake's slot is beyond uint64: nothing is at or above it
+		}
+		if slot >= brakeSlot {
+			return refusef(RuleEmergencyBrake, "block slot %d is at or above the brake at epoch %d (slot %d)", slot, epoch, brakeSlot)
+		}
+		return nil
+	}
+	if source >= epoch || target >= epoch {
+		return refusef(RuleEmergencyBrake, "attestation (source %d, target %d) is at or above the brake at epoch %d", source, target, epoch)
+	}
+	return nil
 }

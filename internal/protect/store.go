@@ -2,26 +2,16 @@ package protect
 
 import (
 	"bytes"
-	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
-
-var (
-	bucketMeta = []byte("meta")
-	bucketEth  = []byte("eth2-v1")
-	keyGVR     = []byte("genesis_validators_root")
-)
-
-// recordLen is the size of an encoded keyState: version, flags, block slot, block root,
-// source, target, target root.
-const recordLen = 1 + 1 + 8 + 32 + 8 + 8 + 32
-
-const recordVersion = 1
 
 // Options configure a Store.
 type Options struct {
@@ -30,7 +20,22 @@ type Options struct {
 	// LockTimeout bounds the wait for the database file lock held by another process
 	// (another signer on the same state directory). Zero means 2 seconds.
 	LockTimeout time.Duration
-	// testOnlyAfterCommit, if set, runs after each durable commit (failpoint for tests).
+	// SlotsPerEpoch converts the emergency-brake epoch to a slot. Zero means 32.
+	SlotsPerEpoch uint64
+	// PruneEvery, if non-zero, runs Prune(PruneKeepEpochs) at this interval from Open
+	// until Close. Zero (the default) never prunes: history is complete.
+	PruneEvery time.Duration
+	// PruneKeepEpochs is how much history a scheduled prune keeps; it must be at least
+	// MinPruneKeepEpochs when PruneEvery is set.
+	PruneKeepEpochs uint64
+	// Log receives the results of scheduled pruning. Nil discards them.
+	Log *slog.Logger
+
+	// testOnlyBeforeCommit, if set, runs inside each group commit's transaction before
+	// bbolt commits it; an error rolls the transaction back (failpoint for tests).
+	testOnlyBeforeCommit func() error
+	// testOnlyAfterCommit, if set, runs after each durable group commit, before any
+	// waiting request is told (failpoint for tests).
 	testOnlyAfterCommit func()
 }
 
@@ -42,51 +47,74 @@ type Store struct {
 	mu   sync.Mutex // guards keys (the map, not the entries)
 	keys map[[48]byte]*keyEntry
 
+	brake atomic.Pointer[uint64] // the emergency-brake epoch; nil = none. Written under brakeMu.
+
+	brakeMu sync.Mutex // serializes SetBrake/ClearBrake (disk then memory)
+
 	commits chan *pending
-	wg      sync.WaitGroup
-	closeMu sync.RWMutex // write-held by Close; read-held while submitting
-	closed  bool
+	wg      sync.WaitGroup // the committer and the pruning schedule
+	stop    chan struct{}  // closed by Close: ends the pruning schedule
+	closeMu sync.RWMutex   // write-held by Close; read-held by every operation using db
+	closed  bool           // guarded by closeMu
 }
 
-// keyEntry is one key's state and the lock that serializes its check-and-record (Inv 5).
+// keyEntry is one key's summary and the lock that serializes its check-and-record (Inv 5).
 type keyEntry struct {
-	mu    sync.Mutex // guards state; held from check until the record is durable
-	state keyState
+	mu  sync.Mutex // guards sum; held from check until the record is durable, and by import and prune
+	sum summary    // equal to the summary on disk whenever mu is free
 }
 
 // pending is a record waiting for the group commit.
 type pending struct {
-	pub  [48]byte
-	rec  [recordLen]byte
-	done chan error
+	pub    [48]byte
+	bucket []byte // bucketBlocks or bucketAtts
+	index  uint64 // slot or target epoch
+	rec    []byte // encoded blockRec or attRec
+	sum    []byte // the key's summary after this record
+	done   chan error
 }
 
-// Open opens or creates the store at path and loads every key's state.
+// Open opens or creates the store at path, pins or checks the network, migrates an older
+// layout, and loads every key's summary.
 func Open(path string, opts Options) (*Store, error) {
 	timeout := opts.LockTimeout
 	if timeout == 0 {
 		timeout = 2 * time.Second
 	}
-	// Never NoSync: a commit returns only after fdatasync (Inv 5). The flock makes a second
-	// signer on the same database fail to start instead of signing without shared state.
+	if opts.SlotsPerEpoch == 0 {
+		opts.SlotsPerEpoch = 32
+	}
+	if opts.PruneEvery != 0 && opts.PruneKeepEpochs < MinPruneKeepEpochs {
+		return nil, fmt.Errorf("open protection database: pruning keeps %d epochs, at least %d required", opts.PruneKeepEpochs, MinPruneKeepEpochs)
+	}
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	// Inv 5: never NoSync, so a commit returns only after fdatasync. The flock makes a
+	// second signer on the same database fail to start instead of signing without the
+	// history of the first.
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: timeout})
 	if err != nil {
 		if errors.Is(err, bolt.ErrTimeout) {
-			return nil, fmt.Errorf("open protection database %s: locked by another process (is another keyward running on this state directory?)", path)
+			return nil, fmt.Errorf("open protection database %s: %w (is keyward running on this state directory?)", path, ErrLocked)
 		}
 		return nil, fmt.Errorf("open protection database %s: %w", path, err)
 	}
-	s := &Store{db: db, opts: opts, keys: make(map[[48]byte]*keyEntry), commits: make(chan *pending, 4096)}
+	s := &Store{db: db, opts: opts, keys: make(map[[48]byte]*keyEntry), commits: make(chan *pending, 4096), stop: make(chan struct{})}
 	if err := s.init(); err != nil {
 		db.Close()
 		return nil, err
 	}
 	s.wg.Add(1)
 	go s.committer()
+	if opts.PruneEvery != 0 {
+		s.wg.Add(1)
+		go s.pruneSchedule()
+	}
 	return s, nil
 }
 
-// init pins or checks the network and loads all records.
+// init pins or checks the network, migrates eth2-v1, and loads the summaries and the brake.
 func (s *Store) init() error {
 	return s.db.Update(func(tx *bolt.Tx) error {
 		meta, err := tx.CreateBucketIfNotExists(bucketMeta)
@@ -102,26 +130,35 @@ func (s *Store) init() error {
 		case !bytes.Equal(got, gvr[:]): // Inv 3: history of another network protects nothing here
 			return fmt.Errorf("%w: it holds %#x, the configuration pins %#x", ErrWrongNetwork, got, gvr)
 		}
-		b, err := tx.CreateBucketIfNotExists(bucketEth)
+		if v := meta.Get(keyBrake); v != nil {
+			e, err := fromBE64(v)
+			if err != nil {
+				return fmt.Errorf("read brake: %w", err)
+			}
+			s.brake.Store(&e)
+		}
+		eth, err := tx.CreateBucketIfNotExists(bucketEth)
 		if err != nil {
 			return fmt.Errorf("create bucket: %w", err)
 		}
-		return b.ForEach(func(k, v []byte) error {
+		if err := migrateV1(tx, eth); err != nil {
+			return err
+		}
+		return eth.ForEachBucket(func(k []byte) error {
 			if len(k) != 48 {
 				return fmt.Errorf("%w: key of %d bytes", ErrCorrupt, len(k))
 			}
-			st, err := decodeRecord(v)
+			sum, err := decodeSummary(eth.Bucket(k).Get(keySummary))
 			if err != nil {
 				return fmt.Errorf("key %#x: %w", k, err)
 			}
-			var pub [48]byte
-			copy(pub[:], k)
-			s.keys[pub] = &keyEntry{state: st}
+			s.keys[[48]byte(k)] = &keyEntry{sum: sum}
 			return nil
 		})
 	})
 }
 
+// entry returns pub's entry, creating an empty one.
 func (s *Store) entry(pub [48]byte) *keyEntry {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -133,69 +170,36 @@ func (s *Store) entry(pub [48]byte) *keyEntry {
 	return e
 }
 
-// CheckBlock applies the block rule for pub and, if the block may be signed, records it
-// durably before returning nil. A *Refusal means never sign; any other error means the
-// record could not be made durable, so do not sign either.
-func (s *Store) CheckBlock(pub [48]byte, slot uint64, signingRoot [32]byte) error {
-	e := s.entry(pub)
-	e.mu.Lock() // Inv 5: check and record under one per-key lock
-	defer e.mu.Unlock()
-	v, ref := checkBlock(&e.state, slot, signingRoot)
-	next := e.state
-	next.HasBlock, next.BlockSlot, next.BlockRoot = true, slot, signingRoot
-	return s.apply(pub, e, v, ref, next)
-}
-
-// CheckAttestation applies the attestation rule for pub, recording durably as CheckBlock.
-func (s *Store) CheckAttestation(pub [48]byte, source, target uint64, signingRoot [32]byte) error {
-	e := s.entry(pub)
-	e.mu.Lock() // Inv 5: check and record under one per-key lock
-	defer e.mu.Unlock()
-	v, ref := checkAttestation(&e.state, source, target, signingRoot)
-	next := e.state
-	next.HasAtt, next.AttTarget, next.AttTargetRoot = true, target, signingRoot
-	next.AttSource = max(next.AttSource, source)
-	return s.apply(pub, e, v, ref, next)
-}
-
-// apply acts on a verdict with e.mu held.
-func (s *Store) apply(pub [48]byte, e *keyEntry, v verdict, ref *Refusal, next keyState) error {
-	switch v {
-	case reissue:
-		return nil // identical to a durable record
-	case record:
-		if err := s.commit(pub, next); err != nil {
-			return err // memory unchanged: the next request is checked against disk truth
-		}
-		e.state = next // only after the record is durable
-		return nil
-	default:
-		if ref == nil {
-			ref = &Refusal{Rule: "refused", Detail: "no rule allowed the request"}
-		}
-		return ref
-	}
-}
-
-// commit hands the record to the group committer and waits until it is durable.
-func (s *Store) commit(pub [48]byte, st keyState) error {
-	p := &pending{pub: pub, rec: encodeRecord(st), done: make(chan error, 1)}
+// enter marks an operation on the database; Close waits for it. Every enter that
+// returns nil is paired with leave.
+func (s *Store) enter() error {
 	s.closeMu.RLock()
 	if s.closed {
 		s.closeMu.RUnlock()
 		return ErrClosed
 	}
+	return nil
+}
+
+func (s *Store) leave() { s.closeMu.RUnlock() }
+
+// commit hands a record to the group committer and waits until it is durable. The
+// caller holds the key's lock and is inside enter/leave.
+func (s *Store) commit(p *pending) error {
+	p.done = make(chan error, 1)
 	s.commits <- p
-	s.closeMu.RUnlock()
 	return <-p.done
 }
+
+// maxBatch bounds the records of one group commit.
+const maxBatch = 1024
 
 // committer writes every record waiting at the time a commit starts in one transaction,
 // so concurrent signers share the fsyncs. At low load a commit holds one record and adds
 // no delay; under load the batch grows with the commit time.
 func (s *Store) committer() {
 	defer s.wg.Done()
-	batch := make([]*pending, 0, 256)
+	batch := make([]*pending, 0, maxBatch)
 	for p := range s.commits {
 		batch = append(batch[:0], p)
 	drain:
@@ -210,15 +214,31 @@ func (s *Store) committer() {
 				break drain
 			}
 		}
+		// Inv 5: Update returns nil only after bbolt wrote the data pages, fdatasync, the
+		// meta page, fdatasync. On any error the transaction is rolled back.
 		err := s.db.Update(func(tx *bolt.Tx) error {
-			b := tx.Bucket(bucketEth)
+			eth := tx.Bucket(bucketEth)
 			for _, q := range batch {
-				if err := b.Put(q.pub[:], q.rec[:]); err != nil {
+				kb, err := eth.CreateBucketIfNotExists(q.pub[:])
+				if err != nil {
+					return fmt.Errorf("create key bucket: %w", err)
+				}
+				rb, err := kb.CreateBucketIfNotExists(q.bucket)
+				if err != nil {
+					return fmt.Errorf("create record bucket: %w", err)
+				}
+				if err := rb.Put(be64(q.index), q.rec); err != nil {
 					return fmt.Errorf("put record: %w", err)
 				}
+				if err := kb.Put(keySummary, q.sum); err != nil {
+					return fmt.Errorf("put summary: %w", err)
+				}
+			}
+			if s.opts.testOnlyBeforeCommit != nil {
+				return s.opts.testOnlyBeforeCommit()
 			}
 			return nil
-		}) // returns after fdatasync of data and meta pages
+		})
 		if err == nil && s.opts.testOnlyAfterCommit != nil {
 			s.opts.testOnlyAfterCommit()
 		}
@@ -231,7 +251,7 @@ func (s *Store) committer() {
 	}
 }
 
-// Close waits for pending commits and closes the database.
+// Close waits for operations in progress and pending commits, then closes the database.
 func (s *Store) Close() error {
 	s.closeMu.Lock()
 	if s.closed {
@@ -239,47 +259,100 @@ func (s *Store) Close() error {
 		return nil
 	}
 	s.closed = true
+	close(s.stop)
 	close(s.commits)
 	s.closeMu.Unlock()
 	s.wg.Wait()
 	return s.db.Close()
 }
 
-func encodeRecord(st keyState) [recordLen]byte {
-	var b [recordLen]byte
-	b[0] = recordVersion
-	if st.HasBlock {
-		b[1] |= 1
-	}
-	if st.HasAtt {
-		b[1] |= 2
-	}
-	binary.BigEndian.PutUint64(b[2:], st.BlockSlot)
-	copy(b[10:42], st.BlockRoot[:])
-	binary.BigEndian.PutUint64(b[42:], st.AttSource)
-	binary.BigEndian.PutUint64(b[50:], st.AttTarget)
-	copy(b[58:90], st.AttTargetRoot[:])
-	return b
+// Stats is what Stats reports.
+type Stats struct {
+	Keys         int    // keys with any history or watermark
+	Blocks       uint64 // block records
+	Attestations uint64 // attestation records
+	Brake        uint64 // emergency-brake epoch, if BrakeSet
+	BrakeSet     bool
 }
 
-func decodeRecord(b []byte) (keyState, error) {
-	if len(b) != recordLen || b[0] != recordVersion || b[1]&^3 != 0 {
-		return keyState{}, fmt.Errorf("%w: %d bytes, version %d", ErrCorrupt, len(b), firstByte(b))
+// Stats counts keys and records (from memory; exact).
+func (s *Store) Stats() Stats {
+	var st Stats
+	s.mu.Lock()
+	entries := make([]*keyEntry, 0, len(s.keys))
+	for _, e := range s.keys {
+		entries = append(entries, e)
 	}
-	var st keyState
-	st.HasBlock = b[1]&1 != 0
-	st.HasAtt = b[1]&2 != 0
-	st.BlockSlot = binary.BigEndian.Uint64(b[2:])
-	copy(st.BlockRoot[:], b[10:42])
-	st.AttSource = binary.BigEndian.Uint64(b[42:])
-	st.AttTarget = binary.BigEndian.Uint64(b[50:])
-	copy(st.AttTargetRoot[:], b[58:90])
-	return st, nil
+	s.mu.Unlock()
+	for _, e := range entries {
+		e.mu.Lock()
+		if e.sum.hasBlocks || e.sum.hasAtts {
+			st.Keys++
+		}
+		st.Blocks += e.sum.nBlocks
+		st.Attestations += e.sum.nAtts
+		e.mu.Unlock()
+	}
+	st.Brake, st.BrakeSet = s.Brake()
+	return st
 }
 
-func firstByte(b []byte) byte {
-	if len(b) == 0 {
-		return 0
+// migrateV1 converts the minimal records of bucket eth2-v1 (last block, highest source,
+// last target) into watermarks and one record each, in the open transaction, and deletes
+// the old bucket. Every request the old record refused stays refused.
+func migrateV1(tx *bolt.Tx, eth *bolt.Bucket) error {
+	old := tx.Bucket(bucketEthV1)
+	if old == nil {
+		return nil
 	}
-	return b[0]
+	const v1Len = 1 + 1 + 8 + 32 + 8 + 8 + 32
+	err := old.ForEach(func(k, v []byte) error {
+		if len(k) != 48 || len(v) != v1Len || v[0] != 1 || v[1]&^3 != 0 {
+			return fmt.Errorf("%w: eth2-v1 record of %d bytes", ErrCorrupt, len(v))
+		}
+		kb, err := eth.CreateBucketIfNotExists(k)
+		if err != nil {
+			return fmt.Errorf("migrate key: %w", err)
+		}
+		var sum summary
+		if v[1]&1 != 0 {
+			slot, _ := fromBE64(v[2:10])
+			rec := blockRec{known: true, root: [32]byte(v[10:42])}
+			if err := putRecord(kb, bucketBlocks, slot, rec.encode()); err != nil {
+				return err
+			}
+			sum.hasBlocks, sum.lowSlot, sum.maxSlot, sum.nBlocks = true, slot, slot, 1
+		}
+		if v[1]&2 != 0 {
+			src, _ := fromBE64(v[42:50])
+			tgt, _ := fromBE64(v[50:58])
+			// The source of the last vote is not known, only the highest source: record it
+			// as that source (a repeat must then match it exactly: stricter, never looser).
+			rec := attRec{minSource: src, maxSource: src, known: true, root: [32]byte(v[58:90])}
+			if err := putRecord(kb, bucketAtts, tgt, rec.encode()); err != nil {
+				return err
+			}
+			sum.hasAtts, sum.lowSource, sum.lowTarget, sum.maxSource, sum.maxTarget, sum.nAtts, sum.sorted = true, src, tgt, src, tgt, 1, true
+		}
+		return kb.Put(keySummary, sum.encode())
+	})
+	if err != nil {
+		return fmt.Errorf("migrate eth2-v1: %w", err)
+	}
+	if err := tx.DeleteBucket(bucketEthV1); err != nil {
+		return fmt.Errorf("migrate eth2-v1: %w", err)
+	}
+	return nil
+}
+
+// putRecord writes one record into the named sub-bucket of a key bucket.
+func putRecord(kb *bolt.Bucket, name []byte, index uint64, rec []byte) error {
+	rb, err := kb.CreateBucketIfNotExists(name)
+	if err != nil {
+		return fmt.Errorf("create record bucket: %w", err)
+	}
+	if err := rb.Put(be64(index), rec); err != nil {
+		return fmt.Errorf("put record: %w", err)
+	}
+	return nil
 }

@@ -42,6 +42,15 @@ const (
 	MsgStatus        MsgType = 5 // gateway → core: empty body
 	MsgStatusResult  MsgType = 6 // core → gateway: Status
 	MsgError         MsgType = 7 // core → gateway: Error, for a request the core could not decode
+
+	MsgKeystoreImport       MsgType = 8  // gateway → core: KeystoreImport
+	MsgKeystoreImportResult MsgType = 9  // core → gateway: JSON []KeystoreStatus
+	MsgKeystoreDelete       MsgType = 10 // gateway → core: KeystoreDelete
+	MsgKeystoreDeleteResult MsgType = 11 // core → gateway: JSON KeystoreDeleteResult
+	MsgKeystoreList         MsgType = 12 // gateway → core: empty body
+	MsgKeystoreListResult   MsgType = 13 // core → gateway: JSON []KeystoreInfo
+	MsgHighWatermark        MsgType = 14 // gateway → core: empty body
+	MsgHighWatermarkResult  MsgType = 15 // core → gateway: JSON HighWatermark
 )
 
 // Frame is one decoded frame: its type, request id and raw body.

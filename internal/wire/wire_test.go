@@ -249,3 +249,53 @@ func FuzzDecodeResults(f *testing.F) {
 		_, _ = DecodeStatus(b)
 	})
 }
+
+func TestKeystoreMessagesRoundTrip(t *testing.T) {
+	imp := &KeystoreImport{Keystores: [][]byte{[]byte(`{"a":1}`), {}}, Passwords: [][]byte{[]byte("pw"), []byte("")}, Interchange: []byte(`{}`)}
+	b, err := AppendKeystoreImport(nil, imp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := DecodeKeystoreImport(b)
+	if err != nil || len(got.Keystores) != 2 || string(got.Keystores[0]) != `{"a":1}` || string(got.Passwords[0]) != "pw" || string(got.Interchange) != "{}" {
+		t.Fatalf("%+v %v", got, err)
+	}
+	for i := 0; i < len(b); i++ {
+		if _, err := DecodeKeystoreImport(b[:i]); err == nil {
+			t.Fatalf("truncated import of %d bytes accepted", i)
+		}
+	}
+	if _, err := AppendKeystoreImport(nil, &KeystoreImport{Keystores: [][]byte{{}}}); err == nil {
+		t.Fatal("keystores without passwords accepted")
+	}
+	del := &KeystoreDelete{Pubkeys: [][48]byte{{1}, {2}}}
+	b, _ = AppendKeystoreDelete(nil, del)
+	gd, err := DecodeKeystoreDelete(b)
+	if err != nil || !reflect.DeepEqual(gd, del) {
+		t.Fatalf("%+v %v", gd, err)
+	}
+	if _, err := DecodeKeystoreDelete(append(b, 0)); err == nil {
+		t.Fatal("trailing byte accepted")
+	}
+}
+
+func FuzzDecodeKeymanager(f *testing.F) {
+	b, _ := AppendKeystoreImport(nil, &KeystoreImport{Keystores: [][]byte{[]byte("{}")}, Passwords: [][]byte{[]byte("x")}})
+	f.Add(b)
+	d, _ := AppendKeystoreDelete(nil, &KeystoreDelete{Pubkeys: [][48]byte{{1}}})
+	f.Add(d)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if r, err := DecodeKeystoreImport(b); err == nil {
+			again, err := AppendKeystoreImport(nil, r)
+			if err != nil || !bytes.Equal(again, b) {
+				t.Fatalf("import re-encodes differently")
+			}
+		}
+		if r, err := DecodeKeystoreDelete(b); err == nil {
+			again, _ := AppendKeystoreDelete(nil, r)
+			if !bytes.Equal(again, b) {
+				t.Fatalf("delete re-encodes differently")
+			}
+		}
+	})
+}
