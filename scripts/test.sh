@@ -44,6 +44,8 @@ fuzz ./internal/wire/ FuzzReadFrame
 fuzz ./internal/wire/ FuzzDecodeResults
 fuzz ./internal/wire/ FuzzDecodeKeymanager
 fuzz ./internal/keys/ FuzzParseKeystore
+fuzz ./internal/protect/ FuzzImportInterchange
+fuzz ./internal/tezos/ FuzzClassify
 fuzz ./internal/eth/ FuzzSignable_Inv7_Inv8
 fuzz ./internal/gateway/eth2json/ FuzzParseSignRequest_Inv7_Inv8
 

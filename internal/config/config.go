@@ -52,6 +52,10 @@ type Core struct {
 	// queue of QueueDepth and beyond that are refused as unavailable. Defaults 64 and 1024.
 	MaxConcurrent int `toml:"max_concurrent"`
 	QueueDepth    int `toml:"queue_depth"`
+	// ProtectionKeepEpochs, when not 0, prunes slashing-protection history older than
+	// this many epochs every hour, raising low watermarks first (never lowering
+	// protection). 0 (default) keeps everything.
+	ProtectionKeepEpochs uint64 `toml:"protection_keep_epochs"`
 }
 
 // Eth configures the Ethereum (Web3Signer eth2) API of the gateway.
@@ -72,6 +76,10 @@ type Log struct {
 	Format string `toml:"format"` // "text" (default) or "json"
 	Level  string `toml:"level"`  // "debug", "info" (default), "warn", "error"
 }
+
+// MinProtectionKeepEpochs is the least history pruning may keep (225 epochs ≈ one day).
+// It must not be below protect.MinPruneKeepEpochs.
+const MinProtectionKeepEpochs = 225
 
 // Default returns the configuration `keyward init` writes.
 func Default() Config {
@@ -124,6 +132,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Core.QueueDepth < 0 || c.Core.QueueDepth > 1<<20 {
 		return fmt.Errorf("core.queue_depth: %d not in 0..%d", c.Core.QueueDepth, 1<<20)
+	}
+	if k := c.Core.ProtectionKeepEpochs; k != 0 && k < MinProtectionKeepEpochs {
+		return fmt.Errorf("core.protection_keep_epochs: %d is below %d (about a day); 0 keeps everything", k, MinProtectionKeepEpochs)
 	}
 	if _, _, err := net.SplitHostPort(c.Eth.Listen); err != nil {
 		return fmt.Errorf("eth.listen: %w", err)

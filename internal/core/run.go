@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/keyward/keyward/internal/config"
 	"github.com/keyward/keyward/internal/eth"
@@ -80,7 +81,11 @@ func Run(opts RunOptions) error {
 	defer store.Close()
 	defer arena.Destroy()
 
-	prot, err := protect.Open(filepath.Join(opts.Dir, config.ProtectionFile), protect.Options{GenesisValidatorsRoot: network.GenesisValidatorsRoot})
+	po := protect.Options{GenesisValidatorsRoot: network.GenesisValidatorsRoot, SlotsPerEpoch: network.SlotsPerEpoch, Log: opts.Log}
+	if k := cfg.Core.ProtectionKeepEpochs; k != 0 {
+		po.PruneEvery, po.PruneKeepEpochs = time.Hour, k
+	}
+	prot, err := protect.Open(filepath.Join(opts.Dir, config.ProtectionFile), po)
 	if err != nil {
 		return err
 	}
