@@ -303,3 +303,46 @@ func BenchmarkRawBLSSign(b *testing.B) {
 		}
 	})
 }
+
+// randaoReq is a RANDAO_REVEAL request: signed without a protection record.
+func randaoReq(pub [48]byte, epoch uint64) *wire.EthSignRequest {
+	r := attestationReq(pub, 0, 0, 0)
+	r.Req.Type = eth.TypeRandaoReveal
+	body := make([]byte, 8)
+	binary.LittleEndian.PutUint64(body, fuluEpoch+epoch)
+	r.Req.Body = body
+	return r
+}
+
+// BenchmarkSignEthProtection compares, in one run, a signature that needs a durable
+// protection record (ATTESTATION) with one that needs none (RANDAO_REVEAL), on 64 keys in
+// parallel: the difference is the cost of protection with group commit.
+func BenchmarkSignEthProtection(b *testing.B) {
+	ks := realKeys(b, 64)
+	for _, tc := range []struct {
+		name string
+		req  func(pub [48]byte, e uint64) *wire.EthSignRequest
+	}{
+		{"with-protection", func(pub [48]byte, e uint64) *wire.EthSignRequest { return attestationReq(pub, e-1, e, 1) }},
+		{"without-protection", randaoReq},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			s := newService(b, asBLS(ks))
+			var mu sync.Mutex
+			i := 0
+			b.SetParallelism(32)
+			b.RunParallel(func(pb *testing.PB) {
+				mu.Lock()
+				k := ks[i%len(ks)]
+				i++
+				mu.Unlock()
+				for e := uint64(1); pb.Next(); e++ {
+					if r := s.SignEth(tc.req(k.PublicKey(), e)); r.Err != nil && r.Err.Kind != wire.KindProtection {
+						b.Error(r.Err)
+						return
+					}
+				}
+			})
+		})
+	}
+}
