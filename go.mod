@@ -3,7 +3,9 @@ module github.com/keyward/keyward
 go 1.26.8
 
 require (
+	filippo.io/edwards25519 v1.2.0
 	github.com/attestantio/go-eth2-client v0.28.1
+	github.com/decred/dcrd/dcrec/secp256k1/v4 v4.4.1
 	github.com/elastic/go-seccomp-bpf v1.6.0
 	github.com/landlock-lsm/go-landlock v0.9.0
 	github.com/pelletier/go-toml/v2 v2.4.3

@@ -43,6 +43,7 @@ fuzz ./internal/wire/ FuzzDecodeEthSign
 fuzz ./internal/wire/ FuzzReadFrame
 fuzz ./internal/wire/ FuzzDecodeResults
 fuzz ./internal/wire/ FuzzDecodeKeymanager
+fuzz ./internal/wire/ FuzzDecodeTezos
 fuzz ./internal/keys/ FuzzParseKeystore
 fuzz ./internal/protect/ FuzzImportInterchange
 fuzz ./internal/tezos/ FuzzClassify
@@ -56,6 +57,7 @@ else
   bin=$(mktemp -d)/keyward
   go build -o "$bin" ./cmd/keyward
   test/lodestar/run.sh "$bin"
+  test/taquito/run.sh "$bin"  # Taquito independent client test (Tezos remote-signer API)
 fi
 
 step "all tests passed"

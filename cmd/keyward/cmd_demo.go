@@ -10,6 +10,7 @@ import (
 	"github.com/keyward/keyward/internal/config"
 	"github.com/keyward/keyward/internal/eth"
 	"github.com/keyward/keyward/internal/keys"
+	"github.com/keyward/keyward/internal/tezos"
 	"github.com/keyward/keyward/internal/wire"
 )
 
@@ -17,18 +18,25 @@ const demoHelp = `Run a working signer with no setup: a temporary state director
 keys, the embedded slashing-protection store, the network's real fork schedule. Prints the
 URL, the public keys and a request to paste. Everything is deleted on exit (Ctrl-C).
 
+The demo also serves the Octez remote-signer API (--tezos-listen, default 127.0.0.1:6732)
+with one generated Tezos key of each type (tz1 ed25519, tz2 secp256k1, tz3 P-256, tz4 BLS)
+for mainnet (NetXdQprcVkpaWU), with GET /known_keys and GET /bls_prove_possession enabled.
+--tezos-listen "" turns it off.
+
 The demo asks the core for best-effort confinement so it starts on any Linux; it prints
 what was achieved. Use --confinement full to require all of it.
 
 Examples:
   keyward demo
-  keyward demo --keys 8 --network hoodi --eth-listen 127.0.0.1:9100`
+  keyward demo --keys 8 --network hoodi --eth-listen 127.0.0.1:9100
+  keyward demo --tezos-listen 127.0.0.1:16732`
 
 func cmdDemo(args []string) int {
 	fs := newFlags("demo", "demo [flags]", demoHelp)
 	n := fs.Int("keys", 4, "number of keys to generate")
 	network := fs.String("network", "mainnet", "mainnet, hoodi, sepolia, holesky, or a config.yaml path")
 	listen := fs.String("eth-listen", "127.0.0.1:9000", "address of the eth2 API")
+	tezListen := fs.String("tezos-listen", config.DefaultTezos().Listen, "address of the Octez remote-signer API (\"\" turns it off)")
 	confinement := fs.String("confinement", config.ConfinementBestEffort, "core confinement: full or best-effort")
 	keep := fs.String("dir", "", "use and keep this state directory instead of a temporary one")
 	if st := parse(fs, args); st >= 0 {
@@ -59,13 +67,32 @@ func cmdDemo(args []string) int {
 		store.Close()
 		return fail("demo: %v", err)
 	}
+	var tezKeys []tezos.PublicKeyHash
+	if *tezListen != "" {
+		for _, k := range []tezos.KeyKind{tezos.KeyKindEd25519, tezos.KeyKindSecp256k1, tezos.KeyKindP256, tezos.KeyKindBLS} {
+			pk, err := keys.GenerateTezos(store, k, keys.Meta{Created: time.Now(), Description: "demo"})
+			if err != nil {
+				store.Close()
+				return fail("demo: %v", err)
+			}
+			tezKeys = append(tezKeys, pk.Hash())
+		}
+	}
 	store.Close()
 	cfg, err := config.Load(dir)
 	if err != nil {
 		return fail("demo: %v", err)
 	}
-	err = serve(serveOptions{dir: dir, cfg: cfg, onReady: func(addr string, st *wire.Status) {
+	cfg.Tezos.Listen = *tezListen
+	cfg.Tezos.AllowKnownKeys, cfg.Tezos.AllowProvePossession = true, true
+	if err := writeConfig(dir, cfg); err != nil { // the core reads the file
+		return fail("demo: %v", err)
+	}
+	err = serve(serveOptions{dir: dir, cfg: cfg, onReady: func(addr, tezosAddr string, st *wire.Status) {
 		printDemoBanner(addr, net, st, dir)
+		if tezosAddr != "" {
+			printTezosBanner(tezosAddr, tezKeys)
+		}
 	}})
 	if err != nil {
 		return fail("demo: %v", err)
@@ -106,3 +133,39 @@ func printDemoBanner(addr string, n *eth.Network, st *wire.Status, dir string) {
 }
 
 const zeroRoot = "0000000000000000000000000000000000000000000000000000000000000000"
+
+// writeConfig validates and writes dir/keyward.toml.
+func writeConfig(dir string, cfg config.Config) error {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	b, err := config.Marshal(cfg)
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(filepath.Join(dir, config.FileName), b, 0o600)
+}
+
+// printTezosBanner prints the Tezos keys and a ready-to-paste preattestation request.
+func printTezosBanner(addr string, pkhs []tezos.PublicKeyHash) {
+	url := "http://" + addr
+	fmt.Printf("Tezos (Octez remote-signer API, chain NetXdQprcVkpaWU): %s\n", url)
+	for _, h := range pkhs {
+		fmt.Printf("  %s  %s\n", h, h.Kind)
+	}
+	fmt.Printf("\n  curl -s %s/known_keys\n  curl -s %s/keys/%s\n", url, url, pkhs[0])
+	fmt.Printf("sign a preattestation at level 100, round 0 (the same bytes again return the same\nsignature; other bytes at that level and round get 409):\n")
+	fmt.Printf("  curl -s -X POST -H 'Content-Type: application/json' %s/keys/%s \\\n    -d '\"%s\"'\n\n", url, pkhs[0], demoPreattestation(100, 0))
+}
+
+// demoPreattestation builds a tz1..tz3 preattestation (magic 0x12, tag 20) for mainnet:
+// chain id ‖ branch ‖ tag ‖ slot ‖ level ‖ round ‖ block payload hash.
+func demoPreattestation(level, round uint32) string {
+	b := []byte{tezos.MagicPreattestation, 0x7a, 0x06, 0xa7, 0x70}
+	b = append(b, make([]byte, 32)...) // branch
+	b = append(b, tezos.TagPreattestation, 0, 0)
+	b = append(b, byte(level>>24), byte(level>>16), byte(level>>8), byte(level))
+	b = append(b, byte(round>>24), byte(round>>16), byte(round>>8), byte(round))
+	b = append(b, make([]byte, 32)...) // block payload hash
+	return hex.EncodeToString(b)
+}

@@ -26,12 +26,17 @@ directory only adds what is missing, and refuses a different network.
 (fork versions and epochs) together with --genesis-validators-root unless the file carries
 GENESIS_VALIDATORS_ROOT.
 
+The [tezos] section of keyward.toml pins the Tezos chain that keys without a policy table
+sign for: mainnet NetXdQprcVkpaWU by default; for a test network pass its chain id (the
+node's GET /chains/main/chain_id), e.g. --tezos-chain-id NetXnHfVqm9iesp (ghostnet).
+
 Examples:
   keyward init --dir /var/lib/keyward --network mainnet
   keyward init --dir ./devnet --network ./config.yaml --genesis-validators-root 0x83431e…`
 
 type initOptions struct {
 	dir, network, gvr, listen, confinement string
+	tezosListen, tezosChain                string
 }
 
 func cmdInit(args []string) int {
@@ -42,6 +47,8 @@ func cmdInit(args []string) int {
 	fs.StringVar(&o.gvr, "genesis-validators-root", "", "genesis validators root (0x…) for a custom config.yaml")
 	fs.StringVar(&o.listen, "eth-listen", "", "address of the eth2 API (default 127.0.0.1:9000)")
 	fs.StringVar(&o.confinement, "confinement", "", "core confinement required at start: full (default) or best-effort")
+	fs.StringVar(&o.tezosListen, "tezos-listen", "", "address of the Octez remote-signer API (default 127.0.0.1:6732)")
+	fs.StringVar(&o.tezosChain, "tezos-chain-id", "", "Tezos chain id that keys without a policy table sign for (default mainnet NetXdQprcVkpaWU)")
 	if st := parse(fs, args); st >= 0 {
 		return st
 	}
@@ -115,6 +122,12 @@ func initDir(o initOptions) (*eth.Network, error) {
 		if o.confinement != "" {
 			c.Core.Confinement = o.confinement
 		}
+		if o.tezosListen != "" {
+			c.Tezos.Listen = o.tezosListen
+		}
+		if o.tezosChain != "" {
+			c.Tezos.ChainID = o.tezosChain
+		}
 		if err := c.Validate(); err != nil {
 			return nil, err
 		}
@@ -125,8 +138,8 @@ func initDir(o initOptions) (*eth.Network, error) {
 		if err := writeFileAtomic(cfgPath, b, 0o600); err != nil {
 			return nil, err
 		}
-	} else if o.listen != "" || o.confinement != "" {
-		return nil, fmt.Errorf("%s exists; edit it instead of passing --eth-listen or --confinement", cfgPath)
+	} else if o.listen != "" || o.confinement != "" || o.tezosListen != "" || o.tezosChain != "" {
+		return nil, fmt.Errorf("%s exists; edit it instead of passing --eth-listen, --confinement or --tezos-*", cfgPath)
 	}
 
 	mkPath := filepath.Join(o.dir, config.MasterKeyFile)

@@ -75,10 +75,21 @@ type lockedBuffer struct {
 // edit, if set, rewrites the configuration before start.
 func startSigner(t testing.TB, n int, edit func(cfg string) string) *signer {
 	t.Helper()
+	return startSignerWith(t, n, nil, edit)
+}
+
+// startSignerWith is startSigner with setup run on the state directory before the edit
+// (generating Tezos keys, say) and extra arguments for run.
+func startSignerWith(t testing.TB, n int, setup func(dir string) []string, edit func(cfg string) string) *signer {
+	t.Helper()
 	dir := filepath.Join(t.TempDir(), "state")
 	run(t, "init", "--dir", dir, "--network", "mainnet", "--confinement", "full")
 	if n > 0 {
 		run(t, "keys", "generate", "--dir", dir, "--count", strconv.Itoa(n))
+	}
+	var extra []string
+	if setup != nil {
+		extra = setup(dir)
 	}
 	if edit != nil {
 		p := filepath.Join(dir, "keyward.toml")
@@ -92,7 +103,7 @@ func startSigner(t testing.TB, n int, edit func(cfg string) string) *signer {
 	}
 	addr := freeAddr(t)
 	s := &signer{t: t, url: "http://" + addr, dir: dir, logs: &bytes.Buffer{}, done: make(chan error, 1)}
-	s.cmd = exec.Command(binary, "run", "--dir", dir, "--eth-listen", addr)
+	s.cmd = exec.Command(binary, append([]string{"run", "--dir", dir, "--eth-listen", addr}, extra...)...)
 	pr, pw := io.Pipe()
 	s.cmd.Stdout, s.cmd.Stderr = pw, pw
 	var mu sync.Mutex

@@ -115,8 +115,8 @@ type serveOptions struct {
 	dir         string
 	cfg         config.Config
 	confinement string // overrides cfg.Core.Confinement when set
-	// onReady is called once the API listens.
-	onReady func(addr string, st *wire.Status)
+	// onReady is called once the APIs listen; tezosAddr is "" when the Tezos API is off.
+	onReady func(addr, tezosAddr string, st *wire.Status)
 }
 
 // newLogger builds the gateway's logger from the configuration.
@@ -147,7 +147,7 @@ func serve(o serveOptions) error {
 	if err != nil {
 		return err
 	}
-	log.Info("core ready", "pid", core.cmd.Process.Pid, "bls_keys", st.BLSKeys, "confinement", st.ConfinementLevel, "startup", time.Since(start).Round(time.Millisecond))
+	log.Info("core ready", "pid", core.cmd.Process.Pid, "bls_keys", st.BLSKeys, "tezos_keys", st.TezosKeys, "confinement", st.ConfinementLevel, "startup", time.Since(start).Round(time.Millisecond))
 
 	token, err := readToken(filepath.Join(o.dir, config.KeymanagerTokenFile))
 	if err != nil {
@@ -171,8 +171,24 @@ func serve(o serveOptions) error {
 		return fmt.Errorf("listen on %s: %w", o.cfg.Eth.Listen, err)
 	}
 	log.Info("eth2 API listening", "addr", ln.Addr().String())
+	// The Octez remote-signer API has its own listener, started when it is configured and
+	// the core holds Tezos keys: an Ethereum-only signer opens no Tezos port.
+	var tezLn net.Listener
+	tezosAddr := ""
+	switch {
+	case o.cfg.Tezos.Listen == "":
+	case st.TezosKeys == 0:
+		log.Info("no Tezos keys: Tezos API not started", "tezos.listen", o.cfg.Tezos.Listen)
+	default:
+		if tezLn, err = net.Listen("tcp", o.cfg.Tezos.Listen); err != nil {
+			ln.Close()
+			return fmt.Errorf("listen on %s: %w", o.cfg.Tezos.Listen, err)
+		}
+		tezosAddr = tezLn.Addr().String()
+		log.Info("Tezos API listening", "addr", tezosAddr, "tezos_keys", st.TezosKeys)
+	}
 	if o.onReady != nil {
-		o.onReady(ln.Addr().String(), st)
+		o.onReady(ln.Addr().String(), tezosAddr, st)
 	}
 
 	ctx, cancel := context.WithCancel(ctx)
@@ -192,7 +208,24 @@ func serve(o serveOptions) error {
 		case <-ctx.Done():
 		}
 	}()
-	if err := gw.Serve(ctx, ln); err != nil {
+	tezErr := make(chan error, 1)
+	if tezLn != nil {
+		go func() {
+			err := gw.ServeTezos(ctx, tezLn)
+			if err != nil {
+				cancel() // one API down stops the other: a supervisor restarts both
+			}
+			tezErr <- err
+		}()
+	} else {
+		tezErr <- nil
+	}
+	err = gw.Serve(ctx, ln)
+	cancel()
+	if terr := <-tezErr; err == nil && terr != nil {
+		err = terr
+	}
+	if err != nil {
 		return err
 	}
 	if coreErr != nil {

@@ -45,13 +45,16 @@ func commands() map[string]func([]string) int {
 		"core":     cmdCore,
 		"keys":     cmdKeys,
 		"slashing": cmdSlashing,
+		"tezos":    cmdTezos,
 		"demo":     cmdDemo,
 		"doctor":   cmdDoctor,
+		"migrate":  cmdMigrate,
 		"version":  cmdVersion,
 	}
 }
 
-const usage = `keyward: a remote signer for Ethereum validators (Web3Signer eth2 API)
+const usage = `keyward: a remote signer for Ethereum validators (Web3Signer eth2 API) and Tezos
+bakers (Octez remote-signer API, tz1..tz4)
 
 Usage: keyward <command> [flags]
 
@@ -60,6 +63,7 @@ Commands:
   init      create a state directory: configuration, pinned network, master key
   keys      import, generate, list or delete keys (sealed under the master key)
   slashing  import, export slashing protection (EIP-3076), set the emergency brake, status
+  tezos     import octez-signer or Signatory high watermarks
   run       serve the signing API: the gateway, with the core as a confined child
   doctor    check a state directory and a running signer for unsafe settings
   version   print the version

@@ -34,9 +34,10 @@ const (
 
 // Config is the whole file.
 type Config struct {
-	Core Core `toml:"core"`
-	Eth  Eth  `toml:"eth"`
-	Log  Log  `toml:"log"`
+	Core  Core  `toml:"core"`
+	Eth   Eth   `toml:"eth"`
+	Tezos Tezos `toml:"tezos"`
+	Log   Log   `toml:"log"`
 }
 
 // Core configures the trusted core.
@@ -84,9 +85,10 @@ const MinProtectionKeepEpochs = 225
 // Default returns the configuration `keyward init` writes.
 func Default() Config {
 	return Config{
-		Core: Core{Confinement: ConfinementFull, MasterKey: MasterKeyFile, MaxConcurrent: 64, QueueDepth: 1024},
-		Eth:  Eth{Listen: "127.0.0.1:9000", MaxBodyBytes: 1 << 20, MaxInFlight: 1024, TimeoutSeconds: 10},
-		Log:  Log{Format: "text", Level: "info"},
+		Core:  Core{Confinement: ConfinementFull, MasterKey: MasterKeyFile, MaxConcurrent: 64, QueueDepth: 1024},
+		Eth:   Eth{Listen: "127.0.0.1:9000", MaxBodyBytes: 1 << 20, MaxInFlight: 1024, TimeoutSeconds: 10},
+		Tezos: DefaultTezos(),
+		Log:   Log{Format: "text", Level: "info"},
 	}
 }
 
@@ -147,6 +149,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Eth.TimeoutSeconds < 1 || c.Eth.TimeoutSeconds > 300 {
 		return fmt.Errorf("eth.timeout_seconds: %d not in 1..300", c.Eth.TimeoutSeconds)
+	}
+	if _, err := c.Tezos.Policy(); err != nil {
+		return err
 	}
 	switch c.Log.Format {
 	case "text", "json":

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -14,7 +15,7 @@ func TestRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatalf("parse default: %v\n%s", err, b)
 	}
-	if c != Default() {
+	if !reflect.DeepEqual(c, Default()) {
 		t.Fatalf("round trip changed the configuration: %+v", c)
 	}
 }
@@ -31,6 +32,40 @@ func TestRefused(t *testing.T) {
 	for in, want := range cases {
 		if _, err := Parse([]byte(in)); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%q: want error containing %q, got %v", in, want, err)
+		}
+	}
+}
+
+// TestTezosPolicy_Inv3_Inv4: per-key tables need chain_ids; 0x03 needs operations and the
+// reverse; the defaults are consensus-only for the configured chain.
+func TestTezosPolicy_Inv3_Inv4(t *testing.T) {
+	c, err := Parse([]byte(`[tezos]
+chain_id = "NetXdQprcVkpaWU"
+authorized_keys = ["edpkuhmrbunxumoiVdQuxBZUPMmwkPt7yLtY5Qnua3VJVTLWr3vXXa"]
+[tezos.keys."tz1b9kV41KV9N3sp69ycLdSoZ2Ak8jXwtNPv"]
+magic_bytes = ["0x11", "0x03"]
+operations = ["transaction", "delegation"]
+chain_ids = ["NetXdQprcVkpaWU"]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := c.Tezos.Policy()
+	if err != nil || len(p.Authorized) != 1 || len(p.Keys) != 1 || len(p.Default.MagicBytes) != 3 {
+		t.Fatalf("%v %+v", err, p)
+	}
+	for in, want := range map[string]string{
+		"[tezos.keys.\"tz1b9kV41KV9N3sp69ycLdSoZ2Ak8jXwtNPv\"]\n":                                                                "chain_ids: required",
+		"[tezos.keys.\"tz1b9kV41KV9N3sp69ycLdSoZ2Ak8jXwtNPv\"]\nchain_ids=[\"NetXdQprcVkpaWU\"]\nmagic_bytes=[\"0x03\"]\n":       "allows nothing",
+		"[tezos.keys.\"tz1b9kV41KV9N3sp69ycLdSoZ2Ak8jXwtNPv\"]\nchain_ids=[\"NetXdQprcVkpaWU\"]\noperations=[\"transaction\"]\n": "does not include",
+		"[tezos.keys.\"tz1b9kV41KV9N3sp69ycLdSoZ2Ak8jXwtNPv\"]\nchain_ids=[\"NetXdQprcVkpaWU\"]\nmagic_bytes=[\"0x05\"]\n":       "magic_bytes",
+		"[tezos.keys.\"tz1nope\"]\nchain_ids=[\"NetXdQprcVkpaWU\"]\n":                                                            "tezos.keys",
+		"[tezos]\nchain_id = \"mainnet\"\n":                                       "tezos.chain_id",
+		"[tezos]\nauthorized_keys = [\"tz1b9kV41KV9N3sp69ycLdSoZ2Ak8jXwtNPv\"]\n": "authorized_keys",
+		"[tezos]\nallow_everything = true\n":                                      "unknown key",
+	} {
+		if _, err := Parse([]byte(in)); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: %v, want %q", in, err, want)
 		}
 	}
 }

@@ -15,4 +15,12 @@
 //  6. answers with the signature or a typed failure (Inv 8).
 //
 // That sequence is Service.SignEth, readable top to bottom.
+//
+// For each Tezos signing request (Service.SignTezos, tezos.go) it finds the key, verifies
+// the client's authentication signature when authorized keys are configured (Inv 4),
+// checks the magic byte, decodes the payload itself (package tezos; Inv 2), applies the
+// key's policy (operation kinds, chain ids; Inv 3), and for blocks and consensus
+// operations, under the key's own lock: checks the high watermark, records the new mark
+// durably, signs, verifies (Inv 6), records the signature durably, and answers. Identical
+// bytes get the stored signature back, never a new one.
 package core

@@ -73,8 +73,12 @@ func Run(opts RunOptions) error {
 	}
 	opts.Log.Info("core confined", "level", report.Level(), "landlock_abi", report.LandlockABI, "seccomp", report.Seccomp, "missing", report.Missing)
 
+	tezPolicy, err := cfg.Tezos.Policy()
+	if err != nil {
+		return err
+	}
 	requireLock := cfg.Core.Confinement == config.ConfinementFull
-	store, blsKeys, arena, err := unseal(opts.Dir, mkPath, requireLock)
+	store, blsKeys, tezKeys, arena, err := unseal(opts.Dir, mkPath, requireLock)
 	if err != nil {
 		return err
 	}
@@ -102,6 +106,13 @@ func Run(opts RunOptions) error {
 	if err := svc.EnableKeyManagement(store, prot, requireLock); err != nil {
 		return err
 	}
+	tezSigners := make([]TezosKey, len(tezKeys))
+	for i, k := range tezKeys {
+		tezSigners[i] = k
+	}
+	if err := svc.EnableTezos(tezPolicy, tezSigners, ProtectTezos(prot)); err != nil {
+		return err
+	}
 	defer svc.destroyAdmin()
 	confJSON, err := json.Marshal(report)
 	if err != nil {
@@ -112,6 +123,7 @@ func Run(opts RunOptions) error {
 		Network:               network.Name,
 		GenesisValidatorsRoot: "0x" + hex.EncodeToString(network.GenesisValidatorsRoot[:]),
 		BLSKeys:               len(svc.PublicKeys()),
+		TezosKeys:             svc.TezosKeyCount(),
 		KeyMemoryLocked:       arena.Locked(),
 		ConfinementRequired:   cfg.Core.Confinement,
 		ConfinementLevel:      report.Level(),
@@ -119,41 +131,49 @@ func Run(opts RunOptions) error {
 		Protection:            "bbolt",
 		Version:               opts.Version,
 	}
-	opts.Log.Info("core ready", "network", network.Name, "bls_keys", status.BLSKeys, "key_memory_locked", status.KeyMemoryLocked)
+	opts.Log.Info("core ready", "network", network.Name, "bls_keys", status.BLSKeys, "tezos_keys", status.TezosKeys, "key_memory_locked", status.KeyMemoryLocked)
 	return svc.Serve(opts.Conn, Limits{MaxConcurrent: cfg.Core.MaxConcurrent, QueueDepth: cfg.Core.QueueDepth},
 		func() *wire.Status { return status }, opts.Log)
 }
 
 // unseal opens the key store (kept open read-write for key management while the core
-// runs) and loads every sealed key into a locked arena. The master key is zeroed before
-// return: the store keeps only the key it derived.
-func unseal(dir, mkPath string, requireLock bool) (*keys.Store, []*keys.BLSKey, *secmem.Arena, error) {
+// runs) and loads every sealed key, Ethereum and Tezos, into one locked arena. The master
+// key is zeroed before return: the store keeps only the key it derived.
+func unseal(dir, mkPath string, requireLock bool) (*keys.Store, []*keys.BLSKey, []*keys.TezosKey, *secmem.Arena, error) {
 	mk, err := keys.LoadMasterKey(mkPath)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, nil, nil, err
 	}
 	defer mk.Zero()
 	store, err := keys.OpenStore(filepath.Join(dir, config.KeysFile), mk, keys.StoreOptions{})
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, nil, nil, err
 	}
 	entries, err := store.List()
 	if err != nil {
 		store.Close()
-		return nil, nil, nil, err
+		return nil, nil, nil, nil, err
 	}
-	arena, err := secmem.New(max(len(entries), 1), keys.BLSSlotSize, requireLock)
+	tezEntries, err := store.ListTezos()
 	if err != nil {
 		store.Close()
-		return nil, nil, nil, err
+		return nil, nil, nil, nil, err
+	}
+	arena, err := secmem.New(max(len(entries)+len(tezEntries), 1), keys.BLSSlotSize, requireLock)
+	if err != nil {
+		store.Close()
+		return nil, nil, nil, nil, err
 	}
 	ks, err := store.LoadBLS(arena)
-	if err != nil {
-		arena.Destroy()
-		store.Close()
-		return nil, nil, nil, err
+	if err == nil {
+		var tks []*keys.TezosKey
+		if tks, err = store.LoadTezos(arena); err == nil {
+			return store, ks, tks, arena, nil
+		}
 	}
-	return store, ks, arena, nil
+	arena.Destroy()
+	store.Close()
+	return nil, nil, nil, nil, err
 }
 
 func within(dir, p string) bool {

@@ -89,12 +89,38 @@ func (s *Service) readLoop(conn net.Conn, jobs chan<- wire.Frame, out chan<- []b
 			return err
 		}
 		switch f.Type {
-		case wire.MsgEthSign:
+		case wire.MsgEthSign, wire.MsgTezosSign, wire.MsgTezosProvePossession:
 			select {
 			case jobs <- f:
 			default: // bounded queue: refuse now rather than pile up
-				out <- errorFrame(wire.MsgEthSignResult, f.ID, wire.Errorf(wire.KindUnavailable, "core overloaded: %d requests waiting", cap(jobs)))
+				out <- errorFrame(resultType(f.Type), f.ID, wire.Errorf(wire.KindUnavailable, "core overloaded: %d requests waiting", cap(jobs)))
 			}
+		case wire.MsgTezosPublicKey:
+			pkh, err := wire.DecodePKH(f.Body)
+			if err != nil {
+				return err
+			}
+			r, werr := s.TezosPublicKey(pkh)
+			if werr != nil {
+				out <- errorFrame(wire.MsgError, f.ID, werr)
+				continue
+			}
+			out <- wire.FinishFrame(wire.AppendTezosPublicKeyResult(wire.StartFrame(wire.MsgTezosPublicKeyResult, f.ID), r))
+		case wire.MsgTezosKnownKeys:
+			if len(f.Body) != 0 {
+				return fmt.Errorf("%w: known keys with a body", wire.ErrMalformed)
+			}
+			l, werr := s.TezosKnownKeys()
+			if werr != nil {
+				out <- errorFrame(wire.MsgError, f.ID, werr)
+				continue
+			}
+			out <- wire.FinishFrame(wire.AppendTezosKeyList(wire.StartFrame(wire.MsgTezosKnownKeysResult, f.ID), l))
+		case wire.MsgTezosAuthorizedKeys:
+			if len(f.Body) != 0 {
+				return fmt.Errorf("%w: authorized keys with a body", wire.ErrMalformed)
+			}
+			out <- wire.FinishFrame(wire.AppendTezosAuthorizedKeys(wire.StartFrame(wire.MsgTezosAuthorizedKeysResult, f.ID), s.TezosAuthorizedKeys()))
 		case wire.MsgListKeys:
 			if len(f.Body) != 0 {
 				return fmt.Errorf("%w: list keys with a body", wire.ErrMalformed)
@@ -126,14 +152,41 @@ func (s *Service) readLoop(conn net.Conn, jobs chan<- wire.Frame, out chan<- []b
 	}
 }
 
+// resultType is the answer type of a signing request type.
+func resultType(t wire.MsgType) wire.MsgType {
+	switch t {
+	case wire.MsgTezosSign:
+		return wire.MsgTezosSignResult
+	case wire.MsgTezosProvePossession:
+		return wire.MsgTezosProvePossessionResult
+	}
+	return wire.MsgEthSignResult
+}
+
 // handleSign decodes and serves one signing request. No panic escapes (Inv 8).
 func (s *Service) handleSign(f wire.Frame, log *slog.Logger) (answer []byte) {
 	defer func() {
 		if p := recover(); p != nil {
 			log.Error("panic while signing", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
-			answer = errorFrame(wire.MsgEthSignResult, f.ID, wire.Errorf(wire.KindUnavailable, "internal error"))
+			answer = errorFrame(resultType(f.Type), f.ID, wire.Errorf(wire.KindUnavailable, "internal error"))
 		}
 	}()
+	switch f.Type {
+	case wire.MsgTezosSign:
+		req, err := wire.DecodeTezosSign(f.Body)
+		if err != nil {
+			return errorFrame(wire.MsgTezosSignResult, f.ID, wire.Errorf(wire.KindBadRequest, "%v", err))
+		}
+		res := s.SignTezos(req)
+		return wire.FinishFrame(wire.AppendTezosSignResult(wire.StartFrame(wire.MsgTezosSignResult, f.ID), res))
+	case wire.MsgTezosProvePossession:
+		req, err := wire.DecodeTezosProvePossession(f.Body)
+		if err != nil {
+			return errorFrame(wire.MsgTezosProvePossessionResult, f.ID, wire.Errorf(wire.KindBadRequest, "%v", err))
+		}
+		res := s.TezosProvePossession(req)
+		return wire.FinishFrame(wire.AppendTezosSignResult(wire.StartFrame(wire.MsgTezosProvePossessionResult, f.ID), res))
+	}
 	req, err := wire.DecodeEthSign(f.Body)
 	if err != nil {
 		return errorFrame(wire.MsgEthSignResult, f.ID, wire.Errorf(wire.KindBadRequest, "%v", err))
@@ -181,8 +234,11 @@ func jsonFrame(t wire.MsgType, id uint64, v any, werr *wire.Error) []byte {
 
 // errorFrame encodes a failure as the answer of type t to request id.
 func errorFrame(t wire.MsgType, id uint64, e *wire.Error) []byte {
-	if t == wire.MsgEthSignResult {
+	switch t {
+	case wire.MsgEthSignResult:
 		return wire.FinishFrame(wire.AppendSignResult(wire.StartFrame(t, id), &wire.SignResult{Err: e}))
+	case wire.MsgTezosSignResult, wire.MsgTezosProvePossessionResult:
+		return wire.FinishFrame(wire.AppendTezosSignResult(wire.StartFrame(t, id), &wire.TezosSignResult{Err: e}))
 	}
 	return wire.FinishFrame(wire.AppendError(wire.StartFrame(t, id), e))
 }

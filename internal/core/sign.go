@@ -31,7 +31,8 @@ type Protection interface {
 type Service struct {
 	network *eth.Network
 	prot    Protection
-	admin   *admin // key management; nil when the service was built without a key store
+	admin   *admin        // key management; nil when the service was built without a key store
+	tez     *tezosService // Tezos keys and policy (tezos.go); nil when not enabled
 
 	mu   sync.RWMutex // guards keys and pubs (the map, not the entries)
 	keys map[[48]byte]*keyEntry

@@ -10,10 +10,10 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -51,6 +51,18 @@ type Options struct {
 	HTTPClient *http.Client
 	// Euid is the effective user id to judge ownership against.
 	Euid int
+	// Also are other keyward state directories or validator-client directories whose keys
+	// must not overlap with this one's (--also).
+	Also []string
+	// SecretPaths are more files or directories holding key material, keystores,
+	// passwords or tokens (--check-path): checked for work trees and modes.
+	SecretPaths []string
+	// ProcRoot is where running processes are looked up; "" means /proc.
+	ProcRoot string
+	// Now is the clock for certificate expiry; nil means time.Now.
+	Now func() time.Time
+	// testOnlyClock replaces the kernel's clock state in tests.
+	testOnlyClock func() clockState
 }
 
 // Failed reports whether any finding failed (any status other than Pass or Warn).
@@ -81,14 +93,21 @@ func Run(ctx context.Context, o Options) []Finding {
 		return out
 	}
 	add(Finding{"configuration", Pass, "keyward.toml is valid", ""})
-	add(checkMode(config.Path(o.Dir, cfg.Core.MasterKey), "master key", 0o600, false, o.Euid))
-	for _, f := range []string{config.KeysFile, config.ProtectionFile, config.NetworkFile, config.FileName} {
+	mkPath := config.Path(o.Dir, cfg.Core.MasterKey)
+	if _, err := os.Stat(mkPath); errors.Is(err, fs.ErrNotExist) && strings.HasPrefix(mkPath, "/run/credentials/") {
+		add(Finding{"permissions: master key", Warn, mkPath + " is a systemd credential, visible only to the running service",
+			"check the credential's source (LoadCredential=) instead: root-owned, 0600, in a 0700 directory"})
+	} else {
+		add(checkMode(mkPath, "master key", 0o600, false, o.Euid))
+	}
+	for _, f := range []string{config.KeysFile, config.ProtectionFile, config.NetworkFile, config.FileName, config.KeymanagerTokenFile} {
 		p := filepath.Join(o.Dir, f)
-		if _, err := os.Stat(p); errors.Is(err, fs.ErrNotExist) && f == config.ProtectionFile {
-			continue // created at first start
+		if _, err := os.Stat(p); errors.Is(err, fs.ErrNotExist) && (f == config.ProtectionFile || f == config.KeymanagerTokenFile) {
+			continue // created at first start / by init on newer versions
 		}
 		add(checkMode(p, f, 0o600, false, o.Euid))
 	}
+	add(checkStateFiles(o.Dir, o.Euid))
 	if b, err := os.ReadFile(filepath.Join(o.Dir, config.NetworkFile)); err != nil {
 		add(Finding{"network", Fail, err.Error(), "run keyward init"})
 	} else if n, err := eth.ParseNetworkConfig(b); err != nil {
@@ -97,14 +116,43 @@ func Run(ctx context.Context, o Options) []Finding {
 		add(Finding{"network", Pass, fmt.Sprintf("pinned to %s, genesis validators root %#x", n.Name, n.GenesisValidatorsRoot), ""})
 	}
 	add(checkWorkTree(o.Dir))
+	secretPaths := append([]string{}, o.SecretPaths...)
+	if !within(o.Dir, mkPath) {
+		secretPaths = append(secretPaths, mkPath) // a master key kept outside the state directory
+	}
+	out = append(out, checkSecretPlaces(secretPaths)...)
 	add(checkListen(cfg.Eth.Listen))
+	add(checkTezosListen(cfg.Tezos.Listen, len(cfg.Tezos.AuthorizedKeys), cfg.Tezos.AllowKnownKeys, cfg.Tezos.AllowProvePossession))
+	now := time.Now
+	if o.Now != nil {
+		now = o.Now
+	}
+	out = append(out, checkCertificates(nil, now())...) // keyward.toml has no TLS settings yet
 	add(checkConfinementConfig(cfg.Core.Confinement))
 	add(checkKernel())
 	add(checkDisk(o.Dir))
+	add(checkProtectionStore(filepath.Join(o.Dir, config.ProtectionFile)))
+	clock := readClock
+	if o.testOnlyClock != nil {
+		clock = o.testOnlyClock
+	}
+	add(judgeClock(clock()))
+	add(checkDuplicateKeys(ctx, o.Dir, o.Also, o.HTTPClient))
+	procRoot := o.ProcRoot
+	if procRoot == "" {
+		procRoot = "/proc"
+	}
+	add(checkSeparateUsers(procRoot, o.Dir))
 	if o.HTTPClient != nil {
 		out = append(out, checkRunning(ctx, o.HTTPClient, cfg.Eth.Listen)...)
 	}
 	return out
+}
+
+// within reports whether p is dir or inside it.
+func within(dir, p string) bool {
+	rel, err := filepath.Rel(dir, p)
+	return err == nil && rel != ".." && !filepath.IsAbs(rel) && !strings.HasPrefix(rel, "../")
 }
 
 // checkMode checks that path exists, is owned by euid and has no bits beyond max.
@@ -124,37 +172,6 @@ func checkMode(path, what string, maxPerm os.FileMode, dir bool, euid int) Findi
 		return Finding{name, Fail, fmt.Sprintf("%s has mode %#o; it must be at most %#o", path, fi.Mode().Perm(), maxPerm), fmt.Sprintf("chmod %o %s", maxPerm, path)}
 	}
 	return Finding{name, Pass, fmt.Sprintf("%s: %#o", path, fi.Mode().Perm()), ""}
-}
-
-// checkWorkTree fails when the state directory lies inside a version-control work tree,
-// where a commit could publish sealed keys or the master key.
-func checkWorkTree(dir string) Finding {
-	for d := dir; ; {
-		for _, vcs := range []string{".git", ".hg", ".svn", ".jj"} {
-			if _, err := os.Stat(filepath.Join(d, vcs)); err == nil {
-				return Finding{"version control", Fail, fmt.Sprintf("%s is inside the work tree %s (%s)", dir, d, vcs), "move the state directory out of the repository"}
-			}
-		}
-		parent := filepath.Dir(d)
-		if parent == d {
-			return Finding{"version control", Pass, "state directory is not in a work tree", ""}
-		}
-		d = parent
-	}
-}
-
-// checkListen fails a non-loopback listener: without TLS and client authentication,
-// anyone who reaches the port could ask for signatures.
-func checkListen(addr string) Finding {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return Finding{"listen address", Fail, err.Error(), ""}
-	}
-	ip := net.ParseIP(host)
-	if host == "localhost" || (ip != nil && ip.IsLoopback()) {
-		return Finding{"listen address", Pass, addr + " is loopback only", ""}
-	}
-	return Finding{"listen address", Fail, addr + " is reachable from other hosts without TLS and client authentication", "set eth.listen to 127.0.0.1:9000, or put the signer behind an authenticated tunnel"}
 }
 
 func checkConfinementConfig(c string) Finding {

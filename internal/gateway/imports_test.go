@@ -21,6 +21,8 @@ func TestGatewayHoldsNoKeys_Inv1(t *testing.T) {
 		"github.com/keyward/keyward/internal/protect",
 		"github.com/keyward/keyward/internal/sandbox",
 		"github.com/supranational/blst",
+		"github.com/decred/dcrd/dcrec/secp256k1",
+		"filippo.io/edwards25519",
 		"github.com/wealdtech/go-eth2-wallet-encryptor-keystorev4",
 		"go.etcd.io/bbolt",
 		// crypto/ecdsa and crypto/ed25519 are not listed: net/http needs them for TLS.

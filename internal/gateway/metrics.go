@@ -19,6 +19,9 @@ type metrics struct {
 	requests    *prometheus.CounterVec
 	latency     *prometheus.HistogramVec
 	keys        prometheus.Gauge
+	tezos       *prometheus.CounterVec
+	tezLatency  *prometheus.HistogramVec
+	tezKeys     prometheus.Gauge
 	coreUp      prometheus.Gauge
 	confinement *prometheus.GaugeVec
 }
@@ -35,14 +38,24 @@ func newMetrics() *metrics {
 			Help:    "Time to answer an Ethereum signing request, gateway in to gateway out.",
 			Buckets: []float64{.0005, .001, .002, .003, .005, .0075, .01, .02, .05, .1, .25, .5, 1, 5},
 		}, []string{"type"}),
-		keys:   prometheus.NewGauge(prometheus.GaugeOpts{Name: "keyward_keys_loaded", Help: "Ethereum keys the core can sign with."}),
-		coreUp: prometheus.NewGauge(prometheus.GaugeOpts{Name: "keyward_core_up", Help: "1 when the core answered its last status request."}),
+		keys: prometheus.NewGauge(prometheus.GaugeOpts{Name: "keyward_keys_loaded", Help: "Ethereum keys the core can sign with."}),
+		tezos: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "keyward_tezos_requests_total",
+			Help: "Octez remote-signer API requests by endpoint, payload kind (sign: block, preattestation, attestation, generic) and outcome (signed/ok, bad_request, unknown_key, watermark, policy, unavailable, …).",
+		}, []string{"endpoint", "kind", "outcome"}),
+		tezLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "keyward_tezos_sign_duration_seconds",
+			Help:    "Time to answer a Tezos signing request, gateway in to gateway out.",
+			Buckets: []float64{.0005, .001, .002, .003, .005, .0075, .01, .02, .05, .1, .25, .5, 1, 5},
+		}, []string{"kind"}),
+		tezKeys: prometheus.NewGauge(prometheus.GaugeOpts{Name: "keyward_tezos_keys_loaded", Help: "Tezos keys the core can sign with."}),
+		coreUp:  prometheus.NewGauge(prometheus.GaugeOpts{Name: "keyward_core_up", Help: "1 when the core answered its last status request."}),
 		confinement: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "keyward_confinement_level",
 			Help: "Confinement achieved by the core: 1 for the current level (full, partial or none), 0 for the others.",
 		}, []string{"level"}),
 	}
-	m.reg.MustRegister(m.requests, m.latency, m.keys, m.coreUp, m.confinement,
+	m.reg.MustRegister(m.requests, m.latency, m.keys, m.tezos, m.tezLatency, m.tezKeys, m.coreUp, m.confinement,
 		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	return m
 }
@@ -59,6 +72,28 @@ func (m *metrics) observeSign(typ string, err error, d time.Duration) {
 	}
 	m.requests.WithLabelValues(typ, outcome).Inc()
 	m.latency.WithLabelValues(typ).Observe(d.Seconds())
+}
+
+// observeTezos counts one Octez API request.
+func (m *metrics) observeTezos(endpoint, kind string, err error, d time.Duration) {
+	outcome := "ok"
+	if endpoint == "sign" {
+		outcome = "signed"
+	}
+	var he *httpError
+	switch {
+	case err == nil:
+	case errors.As(err, &he) && he.Code == http.StatusConflict:
+		outcome = "watermark"
+	case errors.As(err, &he):
+		outcome = outcomeOf(he.Code)
+	default:
+		outcome = "error"
+	}
+	m.tezos.WithLabelValues(endpoint, kind, outcome).Inc()
+	if endpoint == "sign" {
+		m.tezLatency.WithLabelValues(kind).Observe(d.Seconds())
+	}
 }
 
 func outcomeOf(code int) string {
@@ -87,6 +122,7 @@ func (m *metrics) setStatus(st *wire.Status) {
 	}
 	m.coreUp.Set(1)
 	m.keys.Set(float64(st.BLSKeys))
+	m.tezKeys.Set(float64(st.TezosKeys))
 	for _, l := range []string{"full", "partial", "none"} {
 		v := 0.0
 		if l == st.ConfinementLevel {

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/keyward/keyward/internal/tezos"
 	"github.com/keyward/keyward/internal/wire"
 )
 
@@ -17,6 +18,12 @@ type Core interface {
 	EthSign(ctx context.Context, r *wire.EthSignRequest) (*wire.SignResult, error)
 	ListKeys(ctx context.Context) (*wire.KeyList, error)
 	Status(ctx context.Context) (*wire.Status, error)
+
+	TezosSign(ctx context.Context, r *wire.TezosSignRequest) (*wire.TezosSignResult, error)
+	TezosPublicKey(ctx context.Context, pkh tezos.PublicKeyHash) (*wire.TezosPublicKeyResult, error)
+	TezosKnownKeys(ctx context.Context) (*wire.TezosKeyList, error)
+	TezosAuthorizedKeys(ctx context.Context) (*wire.TezosAuthorizedKeys, error)
+	TezosProvePossession(ctx context.Context, r *wire.TezosProvePossession) (*wire.TezosSignResult, error)
 }
 
 var _ Core = (*wire.Client)(nil)
@@ -36,12 +43,14 @@ type Options struct {
 	KeymanagerToken string
 }
 
-// Server serves the Web3Signer eth2 API, health and metrics.
+// Server serves the Web3Signer eth2 API, health and metrics, and on a listener of its
+// own the Octez remote-signer API (tezos.go).
 type Server struct {
 	opts     Options
-	inFlight chan struct{} // semaphore of MaxInFlight slots
+	inFlight chan struct{} // semaphore of MaxInFlight slots, shared by both APIs
 	metrics  *metrics
 	handler  http.Handler
+	tezos    http.Handler
 }
 
 // New builds a Server, refusing missing dependencies.
@@ -71,16 +80,29 @@ func New(opts Options) (*Server, error) {
 		return &httpError{Code: http.StatusNotFound, Msg: "no such endpoint: " + r.Method + " " + r.URL.Path}
 	}))
 	s.handler = mux
+	s.tezos = s.tezosRoutes()
 	return s, nil
 }
 
 // Handler returns the HTTP handler of all routes.
 func (s *Server) Handler() http.Handler { return s.handler }
 
+// TezosHandler returns the HTTP handler of the Octez remote-signer API.
+func (s *Server) TezosHandler() http.Handler { return s.tezos }
+
 // Serve serves HTTP on ln until ctx ends, then shuts down gracefully.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	return s.serve(ctx, ln, s.handler)
+}
+
+// ServeTezos serves the Octez remote-signer API on ln until ctx ends.
+func (s *Server) ServeTezos(ctx context.Context, ln net.Listener) error {
+	return s.serve(ctx, ln, s.tezos)
+}
+
+func (s *Server) serve(ctx context.Context, ln net.Listener, h http.Handler) error {
 	srv := &http.Server{
-		Handler:           s.handler,
+		Handler:           h,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       15 * time.Second,
 		WriteTimeout:      s.opts.Timeout + 5*time.Second,

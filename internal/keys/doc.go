@@ -7,6 +7,9 @@
 //     excluded from core dumps). LoadBLS decrypts each record straight into its slot; the
 //     only other plaintext copies (keystore decryption at import, key generation) are zeroed
 //     as soon as they are sealed. On disk keys exist only sealed under the master key.
+//     Tezos keys (TezosKey) are opened into slots the same way; the libraries of tz1
+//     (crypto/ed25519) and tz3 (crypto/ecdsa) need their own heap copies, and tz2
+//     (dcrd secp256k1) a short-lived one per signature: TezosKey's doc says where each lives.
 //   - Inv 6: BLSKey.Verify checks a signature against the key's own validated public key,
 //     with the signature subgroup check; the core calls it after every Sign.
 //   - Inv 9: the master key file must be 0600 (no group/other bits) and owned by the
@@ -27,13 +30,14 @@
 // the XChaCha20-Poly1305 tag of an empty message whose associated data is a fixed label —
 // it tells a wrong master key apart from a tampered record.
 //
-// One bucket per key type ("bls" now; "ed25519", "secp256k1", "p256" reserved for Tezos
-// tz1..tz3; tz4 keys are BLS keys). The bucket key is the public key; the value is a
+// One bucket per key type: "bls" (Ethereum), "tz1" (ed25519), "tz2" (secp256k1), "tz3"
+// (P-256), "tz4" (Tezos BLS; a distinct type from Ethereum BLS so that neither key is ever
+// served as the other). The bucket key is the public key; the value is a
 // record, all integers big-endian:
 //
 //	off  size  field
 //	0    1     record version (1)
-//	1    1     key type (1 BLS12-381; 2 ed25519, 3 secp256k1, 4 P-256 reserved)
+//	1    1     key type (1 BLS12-381 Ethereum; 2 ed25519, 3 secp256k1, 4 P-256, 5 BLS Tezos)
 //	2    1     public key length L (48 for BLS; 32 or 33 for the Tezos curves)
 //	3    L     public key (compressed); must equal the bucket key
 //	     1     source (1 generated, 2 imported)
@@ -42,7 +46,8 @@
 //	     1+n   keystore uuid, length-prefixed (may be empty)
 //	     2+n   description, length-prefixed (may be empty)
 //	     24    nonce (random)
-//	     rest  XChaCha20-Poly1305 ciphertext of the secret (BLS: 32-byte big-endian scalar)
+//	     rest  XChaCha20-Poly1305 ciphertext of the secret (BLS, secp256k1, P-256: 32-byte
+//	           big-endian scalar; ed25519: 32-byte seed)
 //	           plus its 16-byte tag
 //
 // The associated data is a fixed label followed by every byte of the record before the

@@ -13,11 +13,16 @@ import (
 // renumber. The zero value is not a key type.
 type KeyType uint8
 
-// Key types. Tezos tz4 keys are KeyTypeBLS; tz1..tz3 will use the reserved values
-// 2 (ed25519), 3 (secp256k1) and 4 (P-256).
+// Key types. Ethereum BLS keys and Tezos tz4 keys are the same curve but distinct
+// types, filed in distinct buckets, so that an Ethereum key is never served as a baker
+// key or the reverse.
 const (
-	KeyTypeUnknown KeyType = 0
-	KeyTypeBLS     KeyType = 1 // BLS12-381, public key in G1 (Ethereum, Tezos tz4)
+	KeyTypeUnknown   KeyType = 0
+	KeyTypeBLS       KeyType = 1 // BLS12-381, public key in G1 (Ethereum validators)
+	KeyTypeEd25519   KeyType = 2 // Tezos tz1
+	KeyTypeSecp256k1 KeyType = 3 // Tezos tz2
+	KeyTypeP256      KeyType = 4 // Tezos tz3
+	KeyTypeTezosBLS  KeyType = 5 // Tezos tz4: BLS12-381 min-pk, POP ciphersuite
 )
 
 // String returns a short lower-case name.
@@ -25,6 +30,14 @@ func (t KeyType) String() string {
 	switch t {
 	case KeyTypeBLS:
 		return "bls"
+	case KeyTypeEd25519:
+		return "tz1"
+	case KeyTypeSecp256k1:
+		return "tz2"
+	case KeyTypeP256:
+		return "tz3"
+	case KeyTypeTezosBLS:
+		return "tz4"
 	default:
 		return "keytype(" + strconv.Itoa(int(t)) + ")"
 	}
@@ -134,11 +147,24 @@ const (
 // secretSize is the plaintext length of a key type's sealed secret.
 func secretSize(t KeyType) (int, bool) {
 	switch t {
-	case KeyTypeBLS:
-		return blsSecretSize, true
+	case KeyTypeBLS, KeyTypeEd25519, KeyTypeSecp256k1, KeyTypeP256, KeyTypeTezosBLS:
+		return blsSecretSize, true // every secret is a 32-byte scalar or seed
 	default:
 		return 0, false
 	}
+}
+
+// publicKeySize is the length of a key type's stored public key.
+func publicKeySize(t KeyType) int {
+	switch t {
+	case KeyTypeBLS, KeyTypeTezosBLS:
+		return blsPubSize
+	case KeyTypeEd25519:
+		return 32
+	case KeyTypeSecp256k1, KeyTypeP256:
+		return 33 // SEC 1 compressed
+	}
+	return -1
 }
 
 // encodeHeader returns the authenticated part of a record: everything before the nonce.
@@ -200,7 +226,7 @@ func decodeRecord(b []byte) (*record, error) {
 	if d.failed || d.off != len(b) {
 		return nil, fmt.Errorf("record length: %w", ErrCorrupt)
 	}
-	if r.typ == KeyTypeBLS && len(r.pub) != blsPubSize {
+	if len(r.pub) != publicKeySize(r.typ) {
 		return nil, fmt.Errorf("record public key length %d: %w", len(r.pub), ErrCorrupt)
 	}
 	if err := r.meta.validate(); err != nil {

@@ -56,6 +56,8 @@ func bucketOf(t KeyType) []byte {
 	switch t {
 	case KeyTypeBLS:
 		return []byte(blsBucketKey)
+	case KeyTypeEd25519, KeyTypeSecp256k1, KeyTypeP256, KeyTypeTezosBLS:
+		return []byte(t.String()) // "tz1" … "tz4"
 	default:
 		panic("keys: internal error: no bucket for " + t.String())
 	}

@@ -51,6 +51,8 @@ type Store struct {
 
 	brakeMu sync.Mutex // serializes SetBrake/ClearBrake (disk then memory)
 
+	tez tezosMarks // Tezos high watermarks (tezos.go)
+
 	commits chan *pending
 	wg      sync.WaitGroup // the committer and the pruning schedule
 	stop    chan struct{}  // closed by Close: ends the pruning schedule
@@ -71,7 +73,10 @@ type pending struct {
 	index  uint64 // slot or target epoch
 	rec    []byte // encoded blockRec or attRec
 	sum    []byte // the key's summary after this record
-	done   chan error
+	// write, when set, replaces the Ethereum record above: it writes its own keys in the
+	// group commit's transaction (Tezos watermarks share the committer and its fsyncs).
+	write func(tx *bolt.Tx) error
+	done  chan error
 }
 
 // Open opens or creates the store at path, pins or checks the network, migrates an older
@@ -142,6 +147,9 @@ func (s *Store) init() error {
 			return fmt.Errorf("create bucket: %w", err)
 		}
 		if err := migrateV1(tx, eth); err != nil {
+			return err
+		}
+		if err := s.initTezos(tx); err != nil {
 			return err
 		}
 		return eth.ForEachBucket(func(k []byte) error {
@@ -219,6 +227,12 @@ func (s *Store) committer() {
 		err := s.db.Update(func(tx *bolt.Tx) error {
 			eth := tx.Bucket(bucketEth)
 			for _, q := range batch {
+				if q.write != nil {
+					if err := q.write(tx); err != nil {
+						return err
+					}
+					continue
+				}
 				kb, err := eth.CreateBucketIfNotExists(q.pub[:])
 				if err != nil {
 					return fmt.Errorf("create key bucket: %w", err)

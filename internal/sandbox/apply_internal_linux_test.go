@@ -32,7 +32,7 @@ func (k *fakeKernel) ops() ops {
 		setNotDumpable:   step("dumpable"),
 		setNoNewPrivs:    step("nnp"),
 		restrictLandlock: func(Config) error { k.calls = append(k.calls, "landlock"); return nil },
-		loadSeccomp:      step("seccomp"),
+		loadSeccomp:      func(Config) error { k.calls = append(k.calls, "seccomp"); return nil },
 		readBack: func() Report {
 			return Report{Dumpable: false, NoNewPrivs: true, CoreLimitZero: true, Seccomp: k.seccompOK}
 		},
@@ -115,7 +115,7 @@ func TestApply_RequireNone_Downgrade(t *testing.T) {
 func TestApply_RequireFull_StepFails(t *testing.T) {
 	k := &fakeKernel{abi: 7, seccompOK: true}
 	o := k.ops()
-	o.loadSeccomp = func() error { return unix.ESRCH }
+	o.loadSeccomp = func(Config) error { return unix.ESRCH }
 	_, err := apply(Config{StateDir: t.TempDir()}, o)
 	if err == nil || !errors.Is(err, unix.ESRCH) || !strings.Contains(err.Error(), "load seccomp filter") {
 		t.Fatalf("apply = %v, want the seccomp step named with ESRCH", err)
@@ -178,7 +178,7 @@ func TestSeccompPolicy_Names(t *testing.T) {
 		"setresgid", "setgroups", "capset", "setrlimit", "munlockall", "init_module",
 		"finit_module", "memfd_create", "symlinkat", "linkat", "mknodat"}
 	for goarch, info := range map[string]*arch.Info{"amd64": arch.X86_64, "arm64": arch.AARCH64} {
-		p, err := seccompPolicy(goarch, 1234)
+		p, err := seccompPolicy(goarch, 1234, 0)
 		if err != nil {
 			t.Fatalf("%s: %v", goarch, err)
 		}
@@ -203,11 +203,90 @@ func TestSeccompPolicy_Names(t *testing.T) {
 			}
 		}
 	}
-	p, err := seccompPolicy(runtime.GOARCH, os.Getpid())
+	p, err := seccompPolicy(runtime.GOARCH, os.Getpid(), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := p.Assemble(); err != nil {
 		t.Errorf("assemble for %s: %v", runtime.GOARCH, err)
+	}
+}
+
+// TestApply_AcceptFDRefused: an AcceptFD that is a standard stream, not a socket, a TCP
+// listener or a unix socket that does not listen is refused as ErrConfig before any step.
+func TestApply_AcceptFDRefused(t *testing.T) {
+	dir := t.TempDir()
+	f, err := os.Create(filepath.Join(dir, "file"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	tcp, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(tcp)
+	if err := unix.Bind(tcp, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Listen(tcp, 1); err != nil {
+		t.Fatal(err)
+	}
+	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(pair[0])
+	defer unix.Close(pair[1])
+	for name, fd := range map[string]int{"stdin": 0, "stderr": 2, "regular file": int(f.Fd()),
+		"tcp listener": tcp, "unix socket not listening": pair[0]} {
+		t.Run(name, func(t *testing.T) {
+			k := &fakeKernel{abi: 7, seccompOK: true}
+			cfg := Config{StateDir: dir, AcceptFD: fd}
+			if fd == 0 {
+				cfg.AcceptFD = -1 // 0 means none; any other value below 3 is refused
+			}
+			_, err := apply(cfg, k.ops())
+			if !errors.Is(err, ErrConfig) {
+				t.Fatalf("apply with AcceptFD %d: %v, want ErrConfig", cfg.AcceptFD, err)
+			}
+			if len(k.calls) != 0 {
+				t.Errorf("steps taken before refusal: %v", k.calls)
+			}
+		})
+	}
+}
+
+// TestSeccompPolicy_AcceptFD: accept4 is allowed only with AcceptFD set, and only with the
+// descriptor as its first argument.
+func TestSeccompPolicy_AcceptFD(t *testing.T) {
+	for _, fd := range []int{0, 3, 7} {
+		p, err := seccompPolicy(runtime.GOARCH, 1234, fd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var conds [][]seccomp.Condition
+		for _, g := range p.Syscalls {
+			for _, n := range g.Names {
+				if n == "accept4" || n == "accept" {
+					t.Errorf("fd %d: %s allowed unconditionally", fd, n)
+				}
+			}
+			for _, c := range g.NamesWithCondtions {
+				if c.Name == "accept" {
+					t.Errorf("fd %d: accept allowed", fd)
+				}
+				if c.Name == "accept4" && g.Action == seccomp.ActionAllow {
+					conds = append(conds, c.Conditions)
+				}
+			}
+		}
+		switch {
+		case fd == 0 && len(conds) != 0:
+			t.Errorf("AcceptFD 0: accept4 allowed: %+v", conds)
+		case fd != 0 && (len(conds) != 1 || len(conds[0]) != 1 || conds[0][0].Argument != 0 ||
+			conds[0][0].Operation != seccomp.Equal || conds[0][0].Value != uint64(fd)):
+			t.Errorf("AcceptFD %d: accept4 conditions %+v, want arg0 == %d", fd, conds, fd)
+		}
 	}
 }

@@ -53,6 +53,8 @@ func helperMain() int {
 		return helperTarget()
 	case "reader":
 		return helperReader()
+	case "acceptor":
+		return helperAcceptor()
 	default:
 		fmt.Fprintln(os.Stderr, "unknown helper mode")
 		return 2
@@ -527,4 +529,80 @@ func trimOutput(b []byte) string {
 		s = s[:4000] + "…"
 	}
 	return s
+}
+
+// helperAcceptor confines itself with Config.AcceptFD = 3 (a listening unix socket at fd 3,
+// another one at fd 4) and reports: accept4 on fd 3 works and SO_PEERCRED names the peer;
+// accept4 on fd 4 is refused with EPERM; new sockets stay refused.
+func helperAcceptor() int {
+	rep, err := Apply(Config{StateDir: os.Getenv(envState), AcceptFD: inheritedFD})
+	out := confinedOutput{Report: rep}
+	if err != nil {
+		out.Err = err.Error()
+	} else {
+		for _, c := range []struct {
+			name string
+			fn   func() error
+		}{
+			{"accept4_on_accept_fd_works", func() error {
+				nfd, _, err := unix.Accept4(inheritedFD, unix.SOCK_CLOEXEC)
+				if err != nil {
+					return fmt.Errorf("accept4(%d): %w", inheritedFD, err)
+				}
+				cred, err := unix.GetsockoptUcred(nfd, unix.SOL_SOCKET, unix.SO_PEERCRED)
+				if err != nil {
+					unix.Close(nfd)
+					return fmt.Errorf("SO_PEERCRED: %w", err)
+				}
+				if int(cred.Pid) != os.Getppid() {
+					unix.Close(nfd)
+					return fmt.Errorf("peer pid %d, want the parent %d", cred.Pid, os.Getppid())
+				}
+				// The accepted socket works as a net.Conn under the filter, as the core uses it.
+				f := os.NewFile(uintptr(nfd), "gateway")
+				c, err := net.FileConn(f)
+				f.Close()
+				if err != nil {
+					return fmt.Errorf("file conn: %w", err)
+				}
+				defer c.Close()
+				if err := c.SetDeadline(time.Now().Add(5 * time.Second)); err != nil {
+					return err
+				}
+				if _, err := c.Write([]byte("ping\n")); err != nil {
+					return fmt.Errorf("write: %w", err)
+				}
+				if line, err := bufio.NewReader(c).ReadString('\n'); err != nil || line != "pong\n" {
+					return fmt.Errorf("read %q: %v", line, err)
+				}
+				return nil
+			}},
+			{"accept4_on_other_fd_refused", func() error {
+				nfd, _, err := unix.Accept4(inheritedFD+1, unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK)
+				if err == nil {
+					unix.Close(nfd)
+				}
+				return wantErrno(err, unix.EPERM)
+			}},
+			{"accept_on_accept_fd_refused", func() error {
+				_, _, e := unix.Syscall(unix.SYS_ACCEPT, inheritedFD, 0, 0)
+				return wantErrno(errnoErr(e), unix.EPERM)
+			}},
+			{"socket_unix_refused", func() error { return wantErrno(socketErr(unix.AF_UNIX), unix.EPERM) }},
+			{"listen_refused", func() error { return wantErrno(unix.Listen(inheritedFD, 8), unix.EPERM) }},
+		} {
+			r := checkResult{Name: c.name, OK: true}
+			if err := c.fn(); err != nil {
+				r.OK, r.Detail = false, err.Error()
+			}
+			out.Checks = append(out.Checks, r)
+		}
+	}
+	if err := json.NewEncoder(os.Stdout).Encode(out); err != nil {
+		return 3
+	}
+	if out.Err != "" {
+		return 1
+	}
+	return 0
 }

@@ -28,7 +28,7 @@ type ops struct {
 	setNotDumpable   func() error
 	setNoNewPrivs    func() error           // on every thread
 	restrictLandlock func(cfg Config) error // on every thread
-	loadSeccomp      func() error           // with TSYNC: on every thread, or an error
+	loadSeccomp      func(cfg Config) error // with TSYNC: on every thread, or an error
 
 	readBack func() Report // dumpable, no_new_privs, core limit, seccomp of the calling thread
 	probe    func() Probes
@@ -112,7 +112,7 @@ func apply(cfg Config, o ops) (Report, error) {
 			if !seccompOK {
 				return fmt.Errorf("seccomp: not available")
 			}
-			return o.loadSeccomp()
+			return o.loadSeccomp(cfg)
 		}, &seccompDone},
 	}
 	for _, s := range steps {
@@ -219,6 +219,28 @@ func validate(cfg Config) error {
 		if err := check("read-only path", p, false); err != nil {
 			return err
 		}
+	}
+	if cfg.AcceptFD != 0 {
+		return checkListener(cfg.AcceptFD)
+	}
+	return nil
+}
+
+// checkListener refuses an AcceptFD that is not a listening AF_UNIX socket: the exception
+// in the seccomp filter must not open a way to accept TCP connections.
+func checkListener(fd int) error {
+	if fd < 3 {
+		return fmt.Errorf("check accept descriptor %d: %w: must be 3 or more", fd, ErrConfig)
+	}
+	domain, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_DOMAIN)
+	if err != nil {
+		return fmt.Errorf("check accept descriptor %d: %w: not a socket: %w", fd, ErrConfig, err)
+	}
+	if domain != unix.AF_UNIX {
+		return fmt.Errorf("check accept descriptor %d: %w: socket family %d, want AF_UNIX", fd, ErrConfig, domain)
+	}
+	if on, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ACCEPTCONN); err != nil || on != 1 {
+		return fmt.Errorf("check accept descriptor %d: %w: not listening", fd, ErrConfig)
 	}
 	return nil
 }

@@ -276,3 +276,69 @@ func TestCurrentState_Unconfined(t *testing.T) {
 	}
 	t.Logf("current state: %+v level %s", s, s.Level())
 }
+
+// unixListener makes a non-blocking listening unix socket in dir and returns it as a file.
+func unixListener(t *testing.T, path string) *os.File {
+	t.Helper()
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, 0)
+	if err != nil {
+		t.Fatalf("socket: %v", err)
+	}
+	if err := unix.Bind(fd, &unix.SockaddrUnix{Name: path}); err != nil {
+		t.Fatalf("bind %s: %v", path, err)
+	}
+	if err := unix.Listen(fd, 4); err != nil {
+		t.Fatalf("listen: %v", err)
+	}
+	return os.NewFile(uintptr(fd), path)
+}
+
+// TestApply_AcceptFD: with Config.AcceptFD the confined child accepts a connection on that
+// descriptor and reads the peer's credentials, while accept4 on another listening socket,
+// plain accept, listen and new sockets stay refused (the socket-activated core).
+func TestApply_AcceptFD(t *testing.T) {
+	stateDir, sockDir := t.TempDir(), t.TempDir()
+	allowed := unixListener(t, filepath.Join(sockDir, "core.sock"))
+	other := unixListener(t, filepath.Join(sockDir, "other.sock"))
+	defer allowed.Close()
+	defer other.Close()
+	// Connect before the child starts: the connection waits in the backlog of fd 3, so the
+	// child's first accept4 finds it and no check can block.
+	c, err := net.Dial("unix", filepath.Join(sockDir, "core.sock"))
+	if err != nil {
+		t.Fatalf("dial: %v", err)
+	}
+	defer c.Close()
+	go func() { // the gateway side: answer "ping" with "pong"
+		line, err := bufio.NewReader(c).ReadString('\n')
+		if err == nil && line == "ping\n" {
+			_, _ = c.Write([]byte("pong\n"))
+		}
+	}()
+
+	cmd := helperCmd(t, testBinary(t), "acceptor", envState+"="+stateDir)
+	cmd.ExtraFiles = []*os.File{allowed, other} // fds 3 and 4 in the child
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	runErr := cmd.Run()
+	var out confinedOutput
+	if err := json.Unmarshal(stdout.Bytes(), &out); err != nil {
+		t.Fatalf("child (%v) output not JSON: %v\nstdout: %s\nstderr: %s", runErr, err, trimOutput(stdout.Bytes()), trimOutput(stderr.Bytes()))
+	}
+	if out.Err != "" || runErr != nil {
+		t.Fatalf("Apply in child: %s (exit: %v)\nstderr: %s", out.Err, runErr, trimOutput(stderr.Bytes()))
+	}
+	if got := out.Report.Level(); got != LevelFull {
+		t.Errorf("Level() = %q, want %q", got, LevelFull)
+	}
+	if len(out.Checks) != 5 {
+		t.Fatalf("child ran %d checks, want 5", len(out.Checks))
+	}
+	for _, c := range out.Checks {
+		t.Run(c.Name, func(t *testing.T) {
+			if !c.OK {
+				t.Error(c.Detail)
+			}
+		})
+	}
+}

@@ -19,7 +19,9 @@ import (
 // Deliberately absent, so refused (DESIGN.md, Confinement of the core):
 //   - socket, socketpair, connect, bind, listen, accept, accept4: the core's only socket is the
 //     inherited socketpair to the gateway; no new socket of any family (this also closes UDP
-//     and raw sockets, which Landlock's TCP rules do not cover);
+//     and raw sockets, which Landlock's TCP rules do not cover). The one exception is
+//     Config.AcceptFD: accept4 on that inherited listening unix socket, and on no other
+//     descriptor (systemd socket activation, where the gateway is another service);
 //   - execve, execveat, fork, vfork (and clone without CLONE_THREAD, see below): no new program
 //     and no child process;
 //   - ptrace, process_vm_readv, process_vm_writev, pidfd_getfd: no reading or writing another
@@ -44,8 +46,9 @@ const (
 )
 
 // seccompPolicy returns the allow-list for the running architecture. pid is the process id:
-// signals may only be sent inside the process.
-func seccompPolicy(goarch string, pid int) (seccomp.Policy, error) {
+// signals may only be sent inside the process. acceptFD, when not 0, is the one descriptor
+// accept4 may be called on (Config.AcceptFD).
+func seccompPolicy(goarch string, pid, acceptFD int) (seccomp.Policy, error) {
 	allow := []string{
 		// Go runtime: memory. mmap/mprotect are conditioned below (no PROT_EXEC).
 		"munmap", "mremap", "madvise", "brk",
@@ -120,6 +123,13 @@ func seccompPolicy(goarch string, pid int) (seccomp.Policy, error) {
 		{Name: "ioctl", Conditions: []seccomp.Condition{eq(1, ioctlFIONCLEX)}},
 		{Name: "ioctl", Conditions: []seccomp.Condition{eq(1, unix.TCGETS)}},
 	}
+	if acceptFD != 0 {
+		// Config.AcceptFD: accept4 on the inherited listening socket only. validate checked
+		// that it is a listening AF_UNIX socket. dup3 could put another descriptor at that
+		// number, but only one the core already holds, and no other of those listens: the
+		// filter refuses socket, bind and listen.
+		conditional = append(conditional, seccomp.NameWithConditions{Name: "accept4", Conditions: []seccomp.Condition{eq(0, uint64(acceptFD))}})
+	}
 	// prctl: read-only queries used by CurrentState, plus thread naming.
 	for _, op := range []uint64{unix.PR_GET_DUMPABLE, unix.PR_GET_NO_NEW_PRIVS, unix.PR_GET_SECCOMP,
 		unix.PR_SET_NAME, unix.PR_GET_NAME} {
@@ -142,7 +152,7 @@ func seccompSupported() bool {
 	if _, err := arch.GetInfo(""); err != nil {
 		return false
 	}
-	if _, err := seccompPolicy(runtime.GOARCH, os.Getpid()); err != nil {
+	if _, err := seccompPolicy(runtime.GOARCH, os.Getpid(), 0); err != nil {
 		return false
 	}
 	return seccomp.Supported()
@@ -152,8 +162,8 @@ func seccompSupported() bool {
 // seccomp.LoadFilter: with TSYNC the kernel reports a thread it could not synchronize as a
 // positive return value, which LoadFilter would take for success. TSYNC_ESRCH turns that case
 // into an error on kernels that know it; the positive return is checked for the others.
-func loadSeccomp() error {
-	policy, err := seccompPolicy(runtime.GOARCH, os.Getpid())
+func loadSeccomp(cfg Config) error {
+	policy, err := seccompPolicy(runtime.GOARCH, os.Getpid(), cfg.AcceptFD)
 	if err != nil {
 		return err
 	}

@@ -83,3 +83,13 @@ func (c Contract) String() string {
 	}
 	return "invalid"
 }
+
+// ParsePayloadHash parses a "vh…" string (Signatory stores its watermark hashes, the
+// blake2b-256 of the whole payload, in this form).
+func ParsePayloadHash(s string) (PayloadHash, error) {
+	_, payload, err := b58Decode(s, pfxPayload)
+	if err != nil {
+		return PayloadHash{}, fmt.Errorf("parse payload hash: %w", err)
+	}
+	return PayloadHash(payload), nil
+}

@@ -19,6 +19,8 @@ type Status struct {
 	GenesisValidatorsRoot string `json:"genesis_validators_root"`
 	// BLSKeys is the number of Ethereum keys that can sign.
 	BLSKeys int `json:"bls_keys"`
+	// TezosKeys is the number of Tezos keys (tz1…tz4) that can sign.
+	TezosKeys int `json:"tezos_keys"`
 	// KeyMemoryLocked tells whether secret keys sit in mlocked, non-dumpable memory.
 	KeyMemoryLocked bool `json:"key_memory_locked"`
 	// ConfinementRequired is what the configuration asked for ("full" or "best-effort").

@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# Independent-client check of keyward's Tezos remote-signer API with Taquito's RemoteSigner,
+# verifySignature and LocalForger, and @noble/curves for tz4 (BLS) signatures.
+#
+# Usage: test/taquito/run.sh PATH/TO/keyward
+#   e.g. go build -o /tmp/keyward ./cmd/keyward && test/taquito/run.sh /tmp/keyward
+#
+# Starts `keyward demo --confinement full` with both listeners on free loopback ports, waits
+# for GET /known_keys on the Tezos listener, runs `node --test test/taquito/signer.test.mjs`
+# against it, and always stops the demo. Exit status = the test's.
+# KEYWARD_TEZOS_CHAIN_ID (optional) is passed through to the test (default: mainnet).
+set -euo pipefail
+
+if [[ $# -ne 1 ]]; then
+  echo "usage: $0 PATH/TO/keyward" >&2
+  exit 2
+fi
+BIN=$1
+if [[ ! -x "$BIN" ]]; then
+  echo "run.sh: $BIN is not an executable file" >&2
+  exit 2
+fi
+BIN=$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+
+command -v node >/dev/null || { echo "run.sh: node not found" >&2; exit 2; }
+command -v npm >/dev/null || { echo "run.sh: npm not found" >&2; exit 2; }
+
+# --- dependencies: npm ci when node_modules is missing or older than the lock file ---------------
+# npm ci writes node_modules/.package-lock.json; compare it with the committed lock.
+stale=0
+if [[ ! -d "$HERE/node_modules" || ! -f "$HERE/node_modules/.package-lock.json" ]]; then
+  stale=1
+elif [[ "$HERE/package-lock.json" -nt "$HERE/node_modules/.package-lock.json" ||
+        "$HERE/package.json" -nt "$HERE/node_modules/.package-lock.json" ]]; then
+  stale=1
+fi
+if [[ $stale -eq 1 ]]; then
+  echo "run.sh: installing test dependencies (npm ci)" >&2
+  (cd "$HERE" && npm ci --no-audit --no-fund) >&2
+fi
+
+# --- two free loopback ports (held together so they differ) ------------------------------------
+read -r ETH_PORT TEZOS_PORT < <(node -e '
+  const net = require("net");
+  const a = net.createServer(), b = net.createServer();
+  a.listen(0, "127.0.0.1", () => b.listen(0, "127.0.0.1", () => {
+    console.log(a.address().port + " " + b.address().port);
+    a.close(); b.close();
+  }));
+')
+URL="http://127.0.0.1:$TEZOS_PORT"
+
+LOG=$(mktemp "${TMPDIR:-/tmp}/keyward-taquito-demo.XXXXXX.log")
+DEMO_PID=""
+cleanup() {
+  local rc=$?
+  if [[ -n "$DEMO_PID" ]] && kill -0 "$DEMO_PID" 2>/dev/null; then
+    kill "$DEMO_PID" 2>/dev/null || true
+    for _ in $(seq 1 50); do
+      kill -0 "$DEMO_PID" 2>/dev/null || break
+      sleep 0.1
+    done
+    kill -9 "$DEMO_PID" 2>/dev/null || true
+    wait "$DEMO_PID" 2>/dev/null || true
+  fi
+  if [[ $rc -eq 0 ]]; then rm -f "$LOG"; else echo "run.sh: keyward demo log kept at $LOG" >&2; fi
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# --- start the demo signer ---------------------------------------------------------------------
+ARGS=(demo --confinement full --eth-listen "127.0.0.1:$ETH_PORT" --tezos-listen "127.0.0.1:$TEZOS_PORT")
+echo "run.sh: starting $BIN ${ARGS[*]}" >&2
+"$BIN" "${ARGS[@]}" >"$LOG" 2>&1 &
+DEMO_PID=$!
+
+up=0
+for _ in $(seq 1 120); do # 120 x 0.5 s = 60 s
+  if ! kill -0 "$DEMO_PID" 2>/dev/null; then
+    echo "run.sh: keyward demo exited before answering GET /known_keys; its log:" >&2
+    cat "$LOG" >&2
+    exit 1
+  fi
+  code=$(node -e '
+    fetch(process.argv[1]).then(r => console.log(r.status), () => console.log(0));
+  ' "$URL/known_keys" 2>/dev/null || echo 0)
+  if [[ "$code" == "200" ]]; then up=1; break; fi
+  sleep 0.5
+done
+if [[ $up -ne 1 ]]; then
+  echo "run.sh: keyward did not answer 200 on $URL/known_keys within 60 s; its log:" >&2
+  cat "$LOG" >&2
+  exit 1
+fi
+
+# --- run the test ------------------------------------------------------------------------------
+set +e
+(cd "$HERE/../.." && KEYWARD_TEZOS_URL="$URL" node --test test/taquito/signer.test.mjs)
+status=$?
+set -e
+if [[ $status -ne 0 ]]; then
+  echo "run.sh: test failed; keyward demo log:" >&2
+  cat "$LOG" >&2
+fi
+exit "$status"
