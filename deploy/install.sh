@@ -1,12 +1,16 @@
 #!/bin/sh
 # Install keyward on Debian or Ubuntu: the binary, the systemd units, the service users and
-# the directories with their modes. It never creates, moves or overwrites a secret (master
-# key, key store, protection database, token): those are made by `keyward init` run as the
-# service user, and existing ones are left as they are.
+# the directories with their modes. It never creates or overwrites a secret (master key,
+# key store, protection database, token): those are made by `keyward init` run as the
+# service user (--network), and existing ones are left as they are. After that init it
+# moves the Keymanager token to the gateway's directory; --move-master-key moves the master
+# key to the systemd credential the units load (do it after importing keys with the CLI).
+# Nothing is moved onto an existing file.
 #
 #   deploy/install.sh --binary ./keyward                        # two-user layout (default)
 #   deploy/install.sh --binary ./keyward --layout single        # one service, user keyward
 #   deploy/install.sh --binary ./keyward --network mainnet      # also run keyward init
+#   deploy/install.sh --binary ./keyward --move-master-key      # then: key to LoadCredential=
 #   deploy/install.sh --binary ./keyward --destdir /tmp/root    # stage into a tree (no users)
 #
 # Layouts (see docs/operations.md):
@@ -17,7 +21,7 @@
 set -eu
 
 usage() {
-	sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'
 	exit "${1:-2}"
 }
 
@@ -25,6 +29,7 @@ binary=""
 destdir=""
 layout="two-user"
 network=""
+move_key=no
 prefix="/usr/local"
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -32,6 +37,7 @@ while [ $# -gt 0 ]; do
 	--destdir) destdir="$2"; shift 2 ;;
 	--layout) layout="$2"; shift 2 ;;
 	--network) network="$2"; shift 2 ;;
+	--move-master-key) move_key=yes; shift ;;
 	--prefix) prefix="$2"; shift 2 ;;
 	-h | --help) usage 0 ;;
 	*) echo "install.sh: unknown argument $1" >&2; usage 2 ;;
@@ -82,6 +88,10 @@ fi
 chown_to() {
 	[ -z "$destdir" ] || return 0
 	chown "$1:$1" "$2"
+}
+chown_root() {
+	[ -z "$destdir" ] || return 0
+	chown root:root "$1"
 }
 
 # Binary and units. The units name /usr/local/bin/keyward; another prefix is written in.
@@ -134,8 +144,31 @@ elif [ -n "$network" ]; then
 	fi
 fi
 
+# The units give the core its master key as a systemd credential (LoadCredential=), and
+# fail to start without the file. --move-master-key moves the key there (root-owned, 0600;
+# systemd hands it to the service user at start) and points keyward.toml at the
+# credential, only when no credential exists yet. After it, the CLI commands that unseal
+# keys no longer find the key outside the service: import keys first, or use the
+# Keymanager API while the signer runs.
+if [ "$move_key" = yes ]; then
+	unit_name=keyward-core.service
+	[ "$layout" = two-user ] || unit_name=keyward.service
+	if [ -e "$destdir$cred_dir/master.key" ]; then
+		echo "install.sh: $cred_dir/master.key exists; nothing moved"
+	elif [ ! -e "$destdir$core_dir/master.key" ]; then
+		echo "install.sh: no $core_dir/master.key to move (run with --network first)" >&2
+		exit 1
+	else
+		install -m 0600 "$destdir$core_dir/master.key" "$destdir$cred_dir/master.key"
+		chown_root "$destdir$cred_dir/master.key"
+		sed -i "s#^master_key = 'master.key'\$#master_key = '/run/credentials/$unit_name/master.key'#" "$destdir$core_dir/keyward.toml"
+		rm -f "$destdir$core_dir/master.key"
+		echo "install.sh: master key moved to $cred_dir/master.key (LoadCredential=); keep an offline copy"
+	fi
+fi
+
 if [ -z "$destdir" ] && command -v systemctl >/dev/null; then
 	systemctl daemon-reload
 fi
 echo "installed keyward ($layout layout) into ${destdir:-/}"
-echo "next: docs/operations.md, 'Install'; then keyward doctor --dir $core_dir"
+echo "next: docs/operations.md, 'Install'; then: sudo -u $core_user keyward doctor --dir $core_dir"

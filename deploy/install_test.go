@@ -68,25 +68,33 @@ func TestInstall_DestDir(t *testing.T) {
 			t.Error("the Keymanager token stayed in the core's directory")
 		}
 		token, _ := os.ReadFile(filepath.Join(root, "var/lib/keyward-gateway/keymanager.token"))
-		mk := filepath.Join(root, "var/lib/keyward-core/master.key")
-		wantMode(t, mk, 0o600)
-		before, err := os.ReadFile(mk)
-		if err != nil {
-			t.Fatal(err)
+		// The master key stays in the state directory until --move-master-key.
+		stateKey := filepath.Join(root, "var/lib/keyward-core/master.key")
+		wantMode(t, stateKey, 0o600)
+		key, err := os.ReadFile(stateKey)
+		if err != nil || len(key) != 32 {
+			t.Fatalf("master key: %d bytes, %v", len(key), err)
 		}
+		runScript(t, "install.sh", "--binary", bin, "--destdir", root, "--move-master-key")
 		cred := filepath.Join(root, "etc/keyward/core/master.key")
-		if err := os.WriteFile(cred, []byte("operator's key"), 0o600); err != nil {
-			t.Fatal(err)
+		wantMode(t, cred, 0o600)
+		if before, _ := os.ReadFile(cred); !bytes.Equal(before, key) {
+			t.Error("the credential is not the master key")
 		}
+		if _, err := os.Stat(stateKey); err == nil {
+			t.Error("the master key stayed in the state directory")
+		}
+		toml, _ := os.ReadFile(filepath.Join(root, "var/lib/keyward-core/keyward.toml"))
+		if !bytes.Contains(toml, []byte("master_key = '/run/credentials/keyward-core.service/master.key'")) {
+			t.Errorf("keyward.toml does not name the credential:\n%s", toml)
+		}
+		before := key
 		os.Chmod(filepath.Join(root, "var/lib/keyward-core"), 0o755) // tightened again
 
-		runScript(t, "install.sh", "--binary", bin, "--destdir", root, "--network", "mainnet")
+		runScript(t, "install.sh", "--binary", bin, "--destdir", root, "--network", "mainnet", "--move-master-key")
 		wantMode(t, filepath.Join(root, "var/lib/keyward-core"), 0o700)
-		if after, _ := os.ReadFile(mk); !bytes.Equal(before, after) {
-			t.Error("second install changed master.key")
-		}
-		if after, _ := os.ReadFile(cred); string(after) != "operator's key" {
-			t.Error("second install changed the credential")
+		if after, _ := os.ReadFile(cred); !bytes.Equal(before, after) {
+			t.Error("second install changed the master key")
 		}
 		if after, _ := os.ReadFile(filepath.Join(root, "var/lib/keyward-gateway/keymanager.token")); !bytes.Equal(token, after) {
 			t.Error("second install changed the Keymanager token")
@@ -102,7 +110,7 @@ func TestInstall_DestDir(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(root, "etc/systemd/system/keyward-core.service")); err == nil {
 			t.Error("uninstall kept a unit")
 		}
-		for _, p := range []string{mk, cred} {
+		for _, p := range []string{cred, filepath.Join(root, "var/lib/keyward-core/keys.db")} {
 			if _, err := os.Stat(p); err != nil {
 				t.Errorf("uninstall removed a secret: %v", err)
 			}

@@ -50,6 +50,21 @@ fuzz ./internal/tezos/ FuzzClassify
 fuzz ./internal/eth/ FuzzSignable_Inv7_Inv8
 fuzz ./internal/gateway/eth2json/ FuzzParseSignRequest_Inv7_Inv8
 
+step "keyward bench smoke run (fails only if the bench breaks, never on timing)"
+smoke_bin=$(mktemp -d)/keyward
+go build -o "$smoke_bin" ./cmd/keyward
+smoke_json=$(mktemp)
+"$smoke_bin" bench --keys 8 --concurrency 4 --duration 2s --json "$smoke_json"
+python3 - "$smoke_json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+run = r["runs"][0]
+assert run["ok"] > 0 and run["errors"] == 0, run
+assert r["baselines"][0]["signatures_per_second"] > 0, r["baselines"]
+assert r["startup"]["seconds_until_healthy"] > 0, r["startup"]
+print("bench smoke: %d signatures, ratio to raw sign %.2f" % (run["ok"], r["ratio_to_raw_sign"]))
+PY
+
 if [[ "${KEYWARD_SKIP_NPM:-}" == 1 ]]; then
   step "Lodestar independent client test: skipped (KEYWARD_SKIP_NPM=1)"
 else

@@ -27,11 +27,20 @@ const (
 	coreFD    = 3
 )
 
-// coreProcess is a running core child and the gateway's connection to it.
+// coreProcess is the gateway's connection to its core: a child (startCore) or a core
+// running as its own service (dialCore, cmd is nil).
 type coreProcess struct {
-	cmd    *exec.Cmd
+	cmd    *exec.Cmd // nil for a core that is not our child
 	client *wire.Client
 	exited chan error
+}
+
+// pid is the core's process id, or 0 when it is not our child.
+func (p *coreProcess) pid() int {
+	if p.cmd == nil {
+		return 0
+	}
+	return p.cmd.Process.Pid
 }
 
 // startCore re-executes this binary as `keyward core` with one end of a socketpair at
@@ -99,9 +108,13 @@ func (p *coreProcess) waitReady(timeout time.Duration) (*wire.Status, error) {
 	}
 }
 
-// stop closes the connection (the core exits on end of stream) and waits, then kills.
+// stop closes the connection (a child core exits on end of stream; a service core waits
+// for the next gateway) and waits for a child, then kills it.
 func (p *coreProcess) stop() {
 	_ = p.client.Close()
+	if p.cmd == nil {
+		return
+	}
 	select {
 	case err := <-p.exited:
 		p.exited <- err
@@ -115,6 +128,9 @@ type serveOptions struct {
 	dir         string
 	cfg         config.Config
 	confinement string // overrides cfg.Core.Confinement when set
+	// coreSocket, when set, is the unix socket of a core running as its own service
+	// (keyward gateway): serve connects to it instead of starting a child.
+	coreSocket string
 	// onReady is called once the APIs listen; tezosAddr is "" when the Tezos API is off.
 	onReady func(addr, tezosAddr string, st *wire.Status)
 }
@@ -138,7 +154,13 @@ func serve(o serveOptions) error {
 	defer stop()
 
 	start := time.Now()
-	core, err := startCore(o.dir, o.confinement)
+	var core *coreProcess
+	var err error
+	if o.coreSocket != "" {
+		core, err = dialCore(o.coreSocket)
+	} else {
+		core, err = startCore(o.dir, o.confinement)
+	}
 	if err != nil {
 		return err
 	}
@@ -147,7 +169,7 @@ func serve(o serveOptions) error {
 	if err != nil {
 		return err
 	}
-	log.Info("core ready", "pid", core.cmd.Process.Pid, "bls_keys", st.BLSKeys, "tezos_keys", st.TezosKeys, "confinement", st.ConfinementLevel, "startup", time.Since(start).Round(time.Millisecond))
+	log.Info("core ready", "pid", core.pid(), "bls_keys", st.BLSKeys, "tezos_keys", st.TezosKeys, "confinement", st.ConfinementLevel, "startup", time.Since(start).Round(time.Millisecond))
 
 	token, err := readToken(filepath.Join(o.dir, config.KeymanagerTokenFile))
 	if err != nil {
@@ -161,7 +183,7 @@ func serve(o serveOptions) error {
 		MaxInFlight:     o.cfg.Eth.MaxInFlight,
 		Timeout:         time.Duration(o.cfg.Eth.TimeoutSeconds) * time.Second,
 		Version:         buildVersion(),
-		CorePID:         core.cmd.Process.Pid,
+		CorePID:         core.pid(),
 	})
 	if err != nil {
 		return err

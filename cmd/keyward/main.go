@@ -48,8 +48,10 @@ func commands() map[string]func([]string) int {
 		"tezos":    cmdTezos,
 		"demo":     cmdDemo,
 		"doctor":   cmdDoctor,
+		"gateway":  cmdGateway,
 		"migrate":  cmdMigrate,
 		"version":  cmdVersion,
+		"bench":    cmdBench,
 	}
 }
 
@@ -65,9 +67,13 @@ Commands:
   slashing  import, export slashing protection (EIP-3076), set the emergency brake, status
   tezos     import octez-signer or Signatory high watermarks
   run       serve the signing API: the gateway, with the core as a confined child
+  migrate   move keys and their protection history from Web3Signer, Lighthouse, Teku,
+            Prysm, Nimbus, octez-signer or Signatory (dry run first)
   doctor    check a state directory and a running signer for unsafe settings
+  bench     measure throughput, latency, start-up and memory against raw signing
   version   print the version
-  core      (internal) the key-holding compartment, started by run
+  core      the key-holding compartment: a child of run, or a socket-activated service
+  gateway   the HTTP APIs as a service of their own, connected to a core service
 
 Examples:
   keyward demo

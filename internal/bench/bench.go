@@ -14,16 +14,17 @@ import (
 	"net/http"
 	"slices"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
-// Workload builds the body of the i-th request for worker w: the URL path and the JSON
-// body. Workloads must produce requests the signer accepts (distinct keys or increasing
-// epochs), so that refusals count as errors.
+// Workload builds request number seq for key k: the URL path and the JSON body. The
+// runner gives each key one owner at a time and numbers its requests 0, 1, 2, … in the
+// order they are sent, so a workload that moves slots and epochs forward with seq is
+// never refused by protection: a refusal counts as an error.
 type Workload interface {
 	Name() string
-	Request(worker int, i uint64) (path string, body []byte)
+	Keys() int
+	Request(k int, seq uint64) (path string, body []byte)
 }
 
 // Options of one run.
@@ -34,6 +35,11 @@ type Options struct {
 	Rate        float64       // open loop: requests per second (0: closed loop)
 	Duration    time.Duration // how long to send
 	Client      *http.Client  // nil: a client with enough idle connections
+	// Seq holds, per key, the next sequence number. Pass the same slice to every run
+	// against one signer (a sweep), so no run repeats a request an earlier one sent: a
+	// repeated request is signed again without a new protection record, and would flatter
+	// the figures. Nil: start from 0.
+	Seq []uint64
 }
 
 // Result of one run. Latencies are measured from the moment a request was due (open
@@ -71,14 +77,32 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	defer cancel()
 	start := time.Now()
 	var wg sync.WaitGroup
+	nkeys := o.Workload.Keys()
+	if nkeys == 0 {
+		return nil, errors.New("bench: the workload has no keys")
+	}
+	seq := o.Seq // per key; each key has one owner at a time
+	if seq == nil {
+		seq = make([]uint64, nkeys)
+	}
+	if len(seq) != nkeys {
+		return nil, fmt.Errorf("bench: %d sequence counters for %d keys", len(seq), nkeys)
+	}
 	if o.Rate > 0 {
-		runOpen(ctx, client, o, rec, &wg)
+		runOpen(ctx, client, o, rec, &wg, seq)
 	} else {
+		if o.Concurrency > nkeys {
+			return nil, fmt.Errorf("bench: concurrency %d above the %d keys (each key signs in order)", o.Concurrency, nkeys)
+		}
 		for w := 0; w < o.Concurrency; w++ {
 			wg.Go(func() {
-				for i := uint64(0); ctx.Err() == nil; i++ {
+				for k := w; ctx.Err() == nil; k += o.Concurrency { // worker w owns keys w, w+C, …
+					if k >= nkeys {
+						k = w
+					}
 					t0 := time.Now()
-					rec.add(send(client, o.URL, o.Workload, w, i), time.Since(t0))
+					rec.add(send(client, o.URL, o.Workload, k, seq[k]), time.Since(t0))
+					seq[k]++
 				}
 			})
 		}
@@ -87,13 +111,16 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	return rec.result(o, time.Since(start)), nil
 }
 
-// runOpen sends at a fixed rate whatever the answers; each request runs in its own
-// goroutine, bounded by a generous cap so a dead signer cannot exhaust the machine.
-func runOpen(ctx context.Context, client *http.Client, o Options, rec *recorder, wg *sync.WaitGroup) {
+// runOpen sends at a fixed rate whatever the answers; each request takes a free key,
+// runs in its own goroutine and gives the key back. With no key free the generator itself
+// is saturated: that is counted as an error, never hidden.
+func runOpen(ctx context.Context, client *http.Client, o Options, rec *recorder, wg *sync.WaitGroup, seq []uint64) {
 	interval := time.Duration(float64(time.Second) / o.Rate)
-	sem := make(chan struct{}, 8192)
+	free := make(chan int, len(seq))
+	for k := range seq {
+		free <- k
+	}
 	next := time.Now()
-	var n atomic.Uint64
 	for ctx.Err() == nil {
 		due := next
 		next = next.Add(interval)
@@ -104,27 +131,28 @@ func runOpen(ctx context.Context, client *http.Client, o Options, rec *recorder,
 			case <-time.After(d):
 			}
 		}
+		var k int
 		select {
-		case sem <- struct{}{}:
+		case k = <-free:
 		default:
-			rec.add(errOverCap, 0) // the generator itself is saturated: count it, never hide it
+			rec.add(errNoKey, 0)
 			continue
 		}
-		i := n.Add(1)
 		wg.Go(func() {
-			defer func() { <-sem }()
-			rec.add(send(client, o.URL, o.Workload, int(i%1024), i), time.Since(due))
+			rec.add(send(client, o.URL, o.Workload, k, seq[k]), time.Since(due))
+			seq[k]++
+			free <- k
 		})
 	}
 }
 
-var errOverCap = errors.New("load generator over its in-flight cap")
+var errNoKey = errors.New("load generator: every key busy (use more keys)")
 
 // errShed marks a 503 answer: the signer shed load as designed.
 var errShed = errors.New("503")
 
-func send(client *http.Client, url string, w Workload, worker int, i uint64) error {
-	path, body := w.Request(worker, i)
+func send(client *http.Client, url string, w Workload, k int, seq uint64) error {
+	path, body := w.Request(k, seq)
 	req, err := http.NewRequest(http.MethodPost, url+path, bytes.NewReader(body))
 	if err != nil {
 		return err

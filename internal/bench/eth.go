@@ -12,7 +12,7 @@ import (
 type EthWorkload struct {
 	Kind    string // "attestation", "block" or "aggregate"
 	Network *eth.Network
-	Keys    []string // 0x-hex public keys
+	Pubkeys []string // 0x-hex public keys
 	// Base offsets epochs and slots, so that runs against the same signer never repeat.
 	Base uint64
 }
@@ -31,16 +31,16 @@ func latest(n *eth.Network) eth.Fork {
 	return f
 }
 
-// Request implements Workload: worker w uses key w mod len(Keys); request i of that
-// worker signs at epoch start+Base+i·(workers per key) so no two workers sharing a key
-// collide (workers beyond len(Keys) get distinct strides).
-func (w *EthWorkload) Request(worker int, i uint64) (string, []byte) {
+// Keys implements Workload.
+func (w *EthWorkload) Keys() int { return len(w.Pubkeys) }
+
+// Request implements Workload: request seq of key k signs at epoch fork+1+Base+seq.
+func (w *EthWorkload) Request(k int, seq uint64) (string, []byte) {
 	n := w.Network
 	f := latest(n)
 	prev := f - 1
-	key := w.Keys[worker%len(w.Keys)]
-	lane := uint64(worker / len(w.Keys)) // workers sharing a key interleave
-	epoch := n.Epoch(f) + 1 + w.Base + i*64 + lane
+	key := w.Pubkeys[k]
+	epoch := n.Epoch(f) + 1 + w.Base + seq
 	pv, cv := n.Version(prev), n.Version(f)
 	fi := fmt.Sprintf(`"fork_info":{"fork":{"previous_version":"0x%s","current_version":"0x%s","epoch":"%d"},"genesis_validators_root":"0x%s"}`,
 		hex.EncodeToString(pv[:]), hex.EncodeToString(cv[:]), n.Epoch(f), hex.EncodeToString(n.GenesisValidatorsRoot[:]))
@@ -49,7 +49,7 @@ func (w *EthWorkload) Request(worker int, i uint64) (string, []byte) {
 	switch w.Kind {
 	case "block":
 		body = fmt.Sprintf(`{"type":"BLOCK_V2",%s,"beacon_block":{"version":"%s","block_header":{"slot":"%d","proposer_index":"1","parent_root":"0x%064x","state_root":"0x%064x","body_root":"0x%064x"}}}`,
-			fi, f, slot+lane, 0, 0, i)
+			fi, f, slot, 0, 0, seq)
 	case "aggregate":
 		body = fmt.Sprintf(`{"type":"AGGREGATION_SLOT",%s,"aggregation_slot":{"slot":"%d"}}`, fi, slot)
 	default:

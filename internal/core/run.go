@@ -3,6 +3,7 @@ package core
 import (
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -24,7 +25,15 @@ type RunOptions struct {
 	// Dir is the state directory (absolute).
 	Dir string
 	// Conn is the stream to the gateway, already open (an inherited socketpair end).
+	// Exactly one of Conn and ListenFD is set.
 	Conn net.Conn
+	// ListenFD, when not 0, is a listening unix socket inherited from the service manager
+	// (socket activation): the core accepts one gateway at a time on it, serves only a
+	// peer running as GatewayUID, and its seccomp filter allows accept4 on this descriptor
+	// only (sandbox.Config.AcceptFD). It must be blocking.
+	ListenFD int
+	// GatewayUID is the uid a gateway must run as (SO_PEERCRED), with ListenFD.
+	GatewayUID int
 	// Log receives the core's own diagnostics (never key material).
 	Log *slog.Logger
 	// Confinement overrides the configuration's core.confinement when not empty.
@@ -35,8 +44,12 @@ type RunOptions struct {
 
 // Run is the life of a core process: read the configuration and the pinned network,
 // confine the process, unseal the keys into locked memory, open the protection store, then
-// serve the gateway until the connection ends.
+// serve the gateway until the connection ends; or, with ListenFD, serve one gateway after
+// another (acceptGateways) until one breaks the protocol.
 func Run(opts RunOptions) error {
+	if (opts.Conn == nil) == (opts.ListenFD == 0) {
+		return errors.New("core: exactly one of a gateway connection and a listening socket")
+	}
 	cfg, err := config.Load(opts.Dir)
 	if err != nil {
 		return err
@@ -59,7 +72,7 @@ func Run(opts RunOptions) error {
 	// Confine before any key is read (Inv 1). Only the state directory stays reachable, plus
 	// the master key's directory when it lives elsewhere (a systemd credential).
 	mkPath := config.Path(opts.Dir, cfg.Core.MasterKey)
-	sc := sandbox.Config{StateDir: opts.Dir, Require: sandbox.RequireFull}
+	sc := sandbox.Config{StateDir: opts.Dir, Require: sandbox.RequireFull, AcceptFD: opts.ListenFD}
 	if cfg.Core.Confinement == config.ConfinementBestEffort {
 		sc.Require = sandbox.RequireNone
 	}
@@ -132,8 +145,12 @@ func Run(opts RunOptions) error {
 		Version:               opts.Version,
 	}
 	opts.Log.Info("core ready", "network", network.Name, "bls_keys", status.BLSKeys, "tezos_keys", status.TezosKeys, "key_memory_locked", status.KeyMemoryLocked)
-	return svc.Serve(opts.Conn, Limits{MaxConcurrent: cfg.Core.MaxConcurrent, QueueDepth: cfg.Core.QueueDepth},
-		func() *wire.Status { return status }, opts.Log)
+	lim := Limits{MaxConcurrent: cfg.Core.MaxConcurrent, QueueDepth: cfg.Core.QueueDepth}
+	serve := func(c net.Conn) error { return svc.Serve(c, lim, func() *wire.Status { return status }, opts.Log) }
+	if opts.ListenFD != 0 {
+		return acceptGateways(opts.ListenFD, opts.GatewayUID, serve, opts.Log)
+	}
+	return serve(opts.Conn)
 }
 
 // unseal opens the key store (kept open read-write for key management while the core
