@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # The test command of the README: everything CI runs, installing what it needs itself.
 #
-#   scripts/test.sh          Go tests (unit, vectors, end-to-end against the real binary,
-#                            confinement of the core), short fuzzing of every core decoder,
-#                            then the independent Lodestar client test (npm packages).
+#   scripts/test.sh          gofmt and vet; Go tests (unit, vectors, end-to-end and crash tests
+#                            against the real binary, confinement of the core, systemd units);
+#                            the race detector on the concurrent packages; short fuzzing of
+#                            every decoder the core runs; a keyward bench smoke run; then the
+#                            independent Lodestar and Taquito client tests (npm packages).
 #
 # Environment: KEYWARD_FUZZTIME (default 10s per fuzz target), KEYWARD_SKIP_NPM=1 to skip the
-# Lodestar test on a machine without Node.
+# npm client tests on a machine without Node.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -66,9 +68,9 @@ print("bench smoke: %d signatures, ratio to raw sign %.2f" % (run["ok"], r["rati
 PY
 
 if [[ "${KEYWARD_SKIP_NPM:-}" == 1 ]]; then
-  step "Lodestar independent client test: skipped (KEYWARD_SKIP_NPM=1)"
+  step "independent client tests (Lodestar, Taquito): skipped (KEYWARD_SKIP_NPM=1)"
 else
-  step "Lodestar independent client test"
+  step "independent client tests: Lodestar (Ethereum), Taquito (Tezos)"
   bin=$(mktemp -d)/keyward
   go build -o "$bin" ./cmd/keyward
   test/lodestar/run.sh "$bin"
