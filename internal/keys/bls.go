@@ -113,14 +113,31 @@ func ParseBLSPublicKey(b []byte) (*blst.P1Affine, error) {
 // signature of msg under pk, with the signature subgroup check. pk must come from
 // ParseBLSPublicKey (it is not validated again).
 func VerifyBLS(pk *blst.P1Affine, msg []byte, sig []byte) bool {
-	if pk == nil || len(sig) != BLSSignatureSize {
+	if pk == nil {
 		return false
 	}
-	s := new(blst.P2Affine).Uncompress(sig)
-	if s == nil {
+	s, err := ParseBLSSignature(sig)
+	if err != nil {
 		return false
 	}
 	return s.Verify(true, pk, false, msg, []byte(BLSDST))
+}
+
+// ParseBLSSignature decodes a compressed G2 signature strictly: exactly 96 bytes, a valid
+// encoding of a point on the curve and in the G2 subgroup (the point at infinity decodes;
+// verification refuses it).
+func ParseBLSSignature(b []byte) (*blst.P2Affine, error) {
+	if len(b) != BLSSignatureSize {
+		return nil, fmt.Errorf("signature of %d bytes: %w", len(b), ErrInvalidSignature)
+	}
+	s := new(blst.P2Affine).Uncompress(b)
+	if s == nil {
+		return nil, fmt.Errorf("signature does not decode: %w", ErrInvalidSignature)
+	}
+	if !s.InG2() {
+		return nil, fmt.Errorf("signature not in G2: %w", ErrInvalidSignature)
+	}
+	return s, nil
 }
 
 // blsPublicFromSecret derives the compressed public key of a 32-byte big-endian scalar.

@@ -170,3 +170,29 @@ func TestBLSDeserializationG1Vectors(t *testing.T) {
 		}
 	})
 }
+
+type deserializationG2Vector struct {
+	Input struct {
+		Signature string `json:"signature"`
+	} `json:"input"`
+	Output *bool `json:"output"`
+}
+
+// TestBLSDeserializationG2Vectors runs the G2 (signature) deserialization vectors through
+// ParseBLSSignature, the decoder VerifyBLS uses.
+func TestBLSDeserializationG2Vectors(t *testing.T) {
+	forEachVector(t, "deserialization_G2", func(t *testing.T, path string) {
+		var v deserializationG2Vector
+		readVector(t, path, &v)
+		if v.Output == nil {
+			t.Fatal("deserialization vector without output")
+		}
+		_, err := ParseBLSSignature(vectorHex(t, v.Input.Signature))
+		if got := err == nil; got != *v.Output {
+			t.Fatalf("parse ok = %v, want %v (err %v)", got, *v.Output, err)
+		}
+		if err != nil && !errors.Is(err, ErrInvalidSignature) {
+			t.Fatalf("error %v is not ErrInvalidSignature", err)
+		}
+	})
+}

@@ -58,4 +58,6 @@ var (
 	// ErrNoPassword means no password file was found for a keystore in the password
 	// directory.
 	ErrNoPassword = errors.New("keys: no password file for keystore")
+	// ErrInvalidSignature means bytes are not a valid compressed G2 signature.
+	ErrInvalidSignature = errors.New("keys: invalid BLS signature")
 )
