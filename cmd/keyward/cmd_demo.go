@@ -10,6 +10,7 @@ import (
 	"github.com/keyward/keyward/internal/config"
 	"github.com/keyward/keyward/internal/eth"
 	"github.com/keyward/keyward/internal/keys"
+	"github.com/keyward/keyward/internal/policy"
 	"github.com/keyward/keyward/internal/tezos"
 	"github.com/keyward/keyward/internal/wire"
 )
@@ -86,6 +87,9 @@ func cmdDemo(args []string) int {
 	cfg.Tezos.Listen = *tezListen
 	cfg.Tezos.AllowKnownKeys, cfg.Tezos.AllowProvePossession = true, true
 	if err := writeConfig(dir, cfg); err != nil { // the core reads the file
+		return fail("demo: %v", err)
+	}
+	if err := writeFileAtomic(filepath.Join(dir, policy.FileName), []byte(demoPolicy), 0o600); err != nil {
 		return fail("demo: %v", err)
 	}
 	err = serve(serveOptions{dir: dir, cfg: cfg, onReady: func(addr, tezosAddr string, st *wire.Status) {
@@ -169,3 +173,12 @@ func demoPreattestation(level, round uint32) string {
 	b = append(b, make([]byte, 32)...) // block payload hash
 	return hex.EncodeToString(b)
 }
+
+// demoPolicy is the demo's policy.toml. Unlike a state directory made by init (no
+// policy.toml: exits and deposits refused), the demo signs voluntary exits and deposits,
+// so that every signing type can be tried against it (test/lodestar expects 200 for both).
+const demoPolicy = `# keyward demo policy: signs exits and deposits (init's default refuses them).
+[eth.default]
+exit = "allow"
+deposit = "allow"
+`

@@ -54,7 +54,7 @@ func cmdGateway(args []string) int {
 	if err := cfg.Validate(); err != nil {
 		return fail("gateway: %v", err)
 	}
-	if err := serve(serveOptions{dir: dir, cfg: cfg, coreSocket: *sock}); err != nil {
+	if err := serve(serveOptions{dir: dir, cfg: cfg, coreSocket: *sock, reloadOnHangup: true}); err != nil {
 		return fail("gateway: %v", err)
 	}
 	return 0

@@ -56,7 +56,7 @@ func cmdRun(args []string) int {
 	if err := cfg.Validate(); err != nil {
 		return fail("run: %v", err)
 	}
-	if err := serve(serveOptions{dir: dir, cfg: cfg, confinement: *confinement}); err != nil {
+	if err := serve(serveOptions{dir: dir, cfg: cfg, confinement: *confinement, reloadOnHangup: true}); err != nil {
 		return fail("run: %v", err)
 	}
 	return 0

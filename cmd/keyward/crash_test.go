@@ -54,18 +54,9 @@ func TestCrashNeverSlashable_Inv5(t *testing.T) {
 	client := &http.Client{Timeout: 5 * time.Second}
 
 	for cycle := 0; cycle < *crashKills; cycle++ {
-		addr := freeAddr(t)
-		cmd := exec.Command(binary, "run", "--dir", dir, "--eth-listen", addr)
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		url := "http://" + addr
-		if !waitUp(client, url, 20*time.Second) {
-			cmd.Process.Kill()
-			cmd.Wait()
-			t.Fatalf("cycle %d: keyward did not come up", cycle)
-		}
+		proc, url, _ := startCycle(t, client, func(eth, tez string) []string {
+			return []string{"run", "--dir", dir, "--eth-listen", eth}
+		})
 		var h struct {
 			CorePID int `json:"core_pid"`
 		}
@@ -133,20 +124,77 @@ func TestCrashNeverSlashable_Inv5(t *testing.T) {
 			})
 		}
 		time.Sleep(time.Duration(rng.IntN(60)) * time.Millisecond)
-		victim := cmd.Process.Pid // the gateway; Pdeathsig takes the core down with it
+		victim := proc.pid // the gateway; Pdeathsig takes the core down with it
 		if h.CorePID != 0 && rng.IntN(2) == 0 {
 			victim = h.CorePID // or the core itself, mid-write
 		}
 		syscall.Kill(victim, syscall.SIGKILL)
-		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		proc.killAll()
 		close(stop)
 		wg.Wait()
-		cmd.Wait()
 		waitCoreGone(h.CorePID)
 	}
 	t.Logf("%d kills, %d signatures returned", *crashKills, len(got))
 	checkNotSlashable(t, got)
 	checkRecorded(t, dir, net, got)
+}
+
+// startCycle starts `keyward run` for one crash cycle on fresh loopback ports and waits
+// until it answers. A start that fails at once (another test process took a probed port
+// between probe and bind) is retried on new ports; a signer that stays down is a failure.
+func startCycle(t *testing.T, client *http.Client, args func(eth, tez string) []string) (*cycleProc, string, string) {
+	t.Helper()
+	for attempt := 0; attempt < 5; attempt++ {
+		addr, tezAddr := freeAddr(t), freeAddr(t)
+		cmd := exec.Command(binary, args(addr, tezAddr)...)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		exited := make(chan struct{})
+		go func() { cmd.Wait(); close(exited) }()
+		deadline := time.Now().Add(20 * time.Second)
+		for time.Now().Before(deadline) {
+			if resp, err := client.Get("http://" + addr + "/upcheck"); err == nil {
+				resp.Body.Close()
+				if resp.StatusCode == 200 {
+					return &cycleProc{pid: cmd.Process.Pid, exited: exited}, "http://" + addr, tezAddr
+				}
+			}
+			select {
+			case <-exited:
+				if strings.Contains(stderr.String(), "address already in use") {
+					deadline = time.Time{} // retry on other ports
+					continue
+				}
+				t.Fatalf("keyward exited during start-up:\n%s", stderr.String())
+			case <-time.After(10 * time.Millisecond):
+			}
+		}
+		select {
+		case <-exited:
+		default:
+			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			<-exited
+			t.Fatalf("keyward did not come up in 20 s:\n%s", stderr.String())
+		}
+	}
+	t.Fatal("no free ports after 5 attempts")
+	return nil, "", ""
+}
+
+// cycleProc is a keyward started by startCycle, in a process group of its own.
+type cycleProc struct {
+	pid    int
+	exited chan struct{}
+}
+
+// killAll kills the whole process group (gateway and core) and waits for the gateway.
+func (p *cycleProc) killAll() {
+	syscall.Kill(-p.pid, syscall.SIGKILL)
+	<-p.exited
 }
 
 func waitUp(c *http.Client, url string, d time.Duration) bool {

@@ -133,6 +133,9 @@ type serveOptions struct {
 	coreSocket string
 	// onReady is called once the APIs listen; tezosAddr is "" when the Tezos API is off.
 	onReady func(addr, tezosAddr string, st *wire.Status)
+	// reloadOnHangup: SIGHUP reloads clients.toml and is passed on to a child core, which
+	// reloads policy.toml (run, gateway; not the demo, which a closed terminal must end).
+	reloadOnHangup bool
 }
 
 // newLogger builds the gateway's logger from the configuration.
@@ -175,7 +178,12 @@ func serve(o serveOptions) error {
 	if err != nil {
 		return err
 	}
+	clients, err := gateway.LoadClients(o.dir)
+	if err != nil {
+		return err
+	}
 	gw, err := gateway.New(gateway.Options{
+		Clients:         clients,
 		KeymanagerToken: token,
 		Core:            core.client,
 		Log:             log,
@@ -187,6 +195,9 @@ func serve(o serveOptions) error {
 	})
 	if err != nil {
 		return err
+	}
+	if o.reloadOnHangup {
+		defer reloadOnHangup(gw, o.dir, core.pid(), log)()
 	}
 	ln, err := net.Listen("tcp", o.cfg.Eth.Listen)
 	if err != nil {

@@ -52,6 +52,8 @@ func commands() map[string]func([]string) int {
 		"migrate":  cmdMigrate,
 		"version":  cmdVersion,
 		"bench":    cmdBench,
+		"audit":    cmdAudit,
+		"clients":  cmdClients,
 	}
 }
 
@@ -70,6 +72,8 @@ Commands:
   migrate   move keys and their protection history from Web3Signer, Lighthouse, Teku,
             Prysm, Nimbus, octez-signer or Signatory (dry run first)
   doctor    check a state directory and a running signer for unsafe settings
+  audit     verify the core's hash-chained audit trail
+  clients   bearer-token clients of the signing APIs and their scopes
   bench     measure throughput, latency, start-up and memory against raw signing
   version   print the version
   core      the key-holding compartment: a child of run, or a socket-activated service

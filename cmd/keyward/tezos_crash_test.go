@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"math/rand/v2"
 	"net/http"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -49,18 +48,9 @@ func TestTezosCrashNeverDoubleSigns_Inv5(t *testing.T) {
 	client := &http.Client{Timeout: 5 * time.Second}
 	cycles := min(*crashKills, 100)
 	for cycle := 0; cycle < cycles; cycle++ {
-		addr, tezAddr := freeAddr(t), freeAddr(t)
-		cmd := exec.Command(binary, "run", "--dir", dir, "--eth-listen", addr, "--tezos-listen", tezAddr)
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		url := "http://" + addr
-		if !waitUp(client, url, 20*time.Second) {
-			cmd.Process.Kill()
-			cmd.Wait()
-			t.Fatalf("cycle %d: keyward did not come up", cycle)
-		}
+		proc, url, tezAddr := startCycle(t, client, func(eth, tez string) []string {
+			return []string{"run", "--dir", dir, "--eth-listen", eth, "--tezos-listen", tez}
+		})
 		var h struct {
 			CorePID int `json:"core_pid"`
 		}
@@ -115,15 +105,14 @@ func TestTezosCrashNeverDoubleSigns_Inv5(t *testing.T) {
 			})
 		}
 		time.Sleep(time.Duration(rng.IntN(60)) * time.Millisecond)
-		victim := cmd.Process.Pid
+		victim := proc.pid
 		if h.CorePID != 0 && rng.IntN(2) == 0 {
 			victim = h.CorePID
 		}
 		syscall.Kill(victim, syscall.SIGKILL)
-		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		proc.killAll()
 		close(stop)
 		wg.Wait()
-		cmd.Wait()
 		waitCoreGone(h.CorePID)
 	}
 	t.Logf("%d kills, %d Tezos signatures returned", cycles, len(got))

@@ -11,9 +11,11 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/keyward/keyward/internal/audit"
 	"github.com/keyward/keyward/internal/config"
 	"github.com/keyward/keyward/internal/eth"
 	"github.com/keyward/keyward/internal/keys"
+	"github.com/keyward/keyward/internal/policy"
 	"github.com/keyward/keyward/internal/protect"
 	"github.com/keyward/keyward/internal/sandbox"
 	"github.com/keyward/keyward/internal/secmem"
@@ -126,6 +128,21 @@ func Run(opts RunOptions) error {
 	if err := svc.EnableTezos(tezPolicy, tezSigners, ProtectTezos(prot)); err != nil {
 		return err
 	}
+	// Inv 4: the per-key policy, and the audit trail of every decision.
+	pol, err := policy.Load(opts.Dir)
+	if err != nil {
+		return err
+	}
+	trail, err := audit.Open(filepath.Join(opts.Dir, audit.FileName), audit.Options{})
+	if err != nil {
+		return fmt.Errorf("%w (move the file aside to start a new trail; keep it as evidence)", err)
+	}
+	defer trail.Close()
+	if err := svc.EnablePolicy(PolicyOptions{Policy: pol, Ledger: prot, Audit: trail, Log: opts.Log}); err != nil {
+		return err
+	}
+	stopReload := reloadPolicyOnHangup(svc, opts.Dir, opts.Log)
+	defer stopReload()
 	defer svc.destroyAdmin()
 	confJSON, err := json.Marshal(report)
 	if err != nil {

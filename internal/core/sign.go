@@ -5,8 +5,10 @@ import (
 	"errors"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/keyward/keyward/internal/eth"
+	"github.com/keyward/keyward/internal/policy"
 	"github.com/keyward/keyward/internal/protect"
 	"github.com/keyward/keyward/internal/wire"
 )
@@ -31,8 +33,10 @@ type Protection interface {
 type Service struct {
 	network *eth.Network
 	prot    Protection
-	admin   *admin        // key management; nil when the service was built without a key store
-	tez     *tezosService // Tezos keys and policy (tezos.go); nil when not enabled
+	admin   *admin                        // key management; nil when the service was built without a key store
+	tez     *tezosService                 // Tezos keys and policy (tezos.go); nil when not enabled
+	pol     atomic.Pointer[policy.Policy] // per-key policy (Inv 4); swapped whole by SetPolicy
+	rec     recorder                      // Tezos daily limits and the audit trail (policy.go)
 
 	mu   sync.RWMutex // guards keys and pubs (the map, not the entries)
 	keys map[[48]byte]*keyEntry
@@ -57,6 +61,7 @@ func New(network *eth.Network, keys []BLSKey, prot Protection) (*Service, error)
 		return nil, errors.New("core: no protection store")
 	}
 	s := &Service{network: network, keys: make(map[[48]byte]*keyEntry, len(keys)), prot: prot}
+	s.pol.Store(policy.Default()) // fail closed until EnablePolicy: no exit, no deposit, no transfer
 	for _, k := range keys {
 		s.keys[k.PublicKey()] = &keyEntry{key: k}
 	}
@@ -98,17 +103,29 @@ func (s *Service) lookup(pub [48]byte) *keyEntry {
 
 // SignEth is the whole decision for one Ethereum signing request, in order. It never
 // returns a signature that was not recorded (for blocks and attestations) and verified.
+// Every decision becomes an audit event.
 func (s *Service) SignEth(r *wire.EthSignRequest) *wire.SignResult {
+	res, sg := s.signEth(r)
+	s.auditEth(r, sg, res)
+	return res
+}
+
+// signEth decides; it also returns the decoded request (nil when decoding failed).
+func (s *Service) signEth(r *wire.EthSignRequest) (*wire.SignResult, *eth.Signable) {
 	e := s.lookup(r.Pubkey)
 	if e == nil {
-		return fail(wire.KindUnknownKey, "no key 0x%x", r.Pubkey[:])
+		return fail(wire.KindUnknownKey, "no key 0x%x", r.Pubkey[:]), nil
 	}
 	defer e.inUse.RUnlock() // a key being deleted waits for this request to finish
 	key := e.key
 	// Inv 2, Inv 3: the root is computed here from the typed body and the pinned network.
 	sg, err := s.network.Signable(&r.Req)
 	if err != nil {
-		return fail(wire.KindBadRequest, "%v", err)
+		return fail(wire.KindBadRequest, "%v", err), nil
+	}
+	// Inv 4: the key's policy (exits, deposits, registrations), before protection records.
+	if werr := policyError(s.pol.Load().Eth(r.Pubkey, sg)); werr != nil {
+		return &wire.SignResult{Err: werr}, sg
 	}
 	// Inv 5: protection records durably before the signature exists.
 	switch sg.Class {
@@ -119,21 +136,21 @@ func (s *Service) SignEth(r *wire.EthSignRequest) *wire.SignResult {
 	case eth.ClassOther:
 		err = nil // not slashable
 	default:
-		return fail(wire.KindBadRequest, "unclassified signing request") // fail closed
+		return fail(wire.KindBadRequest, "unclassified signing request"), sg // fail closed
 	}
 	if err != nil {
 		var ref *protect.Refusal
 		if errors.As(err, &ref) {
-			return fail(wire.KindProtection, "%v", ref)
+			return fail(wire.KindProtection, "%v", ref), sg
 		}
-		return fail(wire.KindUnavailable, "slashing protection unavailable: %v", err)
+		return fail(wire.KindUnavailable, "slashing protection unavailable: %v", err), sg
 	}
 	sig := key.Sign(sg.SigningRoot[:])
 	// Inv 6: verify before the signature leaves the core.
 	if !key.Verify(sg.SigningRoot[:], sig) {
-		return fail(wire.KindUnavailable, "signature failed verification; key 0x%x may be corrupt", r.Pubkey[:])
+		return fail(wire.KindUnavailable, "signature failed verification; key 0x%x may be corrupt", r.Pubkey[:]), sg
 	}
-	return &wire.SignResult{Signature: sig}
+	return &wire.SignResult{Signature: sig}, sg
 }
 
 func fail(k wire.Kind, format string, args ...any) *wire.SignResult {

@@ -96,57 +96,74 @@ func tezFail(k wire.Kind, format string, args ...any) *wire.TezosSignResult {
 
 // SignTezos is the whole decision for one Tezos signing request, in order. It never
 // returns a consensus signature whose watermark was not recorded durably first, nor any
-// signature that was not verified.
+// signature that was not verified. Every decision becomes an audit event.
 func (s *Service) SignTezos(r *wire.TezosSignRequest) *wire.TezosSignResult {
+	res, req := s.signTezos(r)
+	s.auditTezos(r, req, res)
+	return res
+}
+
+// signTezos decides; it also returns the decoded payload (nil when decoding failed).
+func (s *Service) signTezos(r *wire.TezosSignRequest) (*wire.TezosSignResult, *tezos.Request) {
 	t := s.tez
 	if t == nil {
-		return tezFail(wire.KindUnavailable, "Tezos signing is not enabled in this core")
+		return tezFail(wire.KindUnavailable, "Tezos signing is not enabled in this core"), nil
 	}
 	if len(r.Payload) == 0 || len(r.Payload) > tezos.MaxPayloadSize {
-		return tezFail(wire.KindBadRequest, "payload of %d bytes", len(r.Payload))
+		return tezFail(wire.KindBadRequest, "payload of %d bytes", len(r.Payload)), nil
 	}
 	key := t.keys[r.PKH]
 	if key == nil {
-		return tezFail(wire.KindUnknownKey, "no key %s", r.PKH)
+		return tezFail(wire.KindUnknownKey, "no key %s", r.PKH), nil
 	}
 	// Inv 4: the authentication signature is verified here, not in the gateway.
 	if werr := t.authenticate(r); werr != nil {
-		return &wire.TezosSignResult{Err: werr}
+		return &wire.TezosSignResult{Err: werr}, nil
 	}
 	// The magic byte first, as octez-signer does: a payload kind the key may not sign is
 	// refused by policy before it is even decoded.
 	if kp := t.keyPolicy(r.PKH); !slices.Contains(kp.MagicBytes, r.Payload[0]) {
-		return tezFail(wire.KindPolicy, "magic byte 0x%02X not allowed for %s", r.Payload[0], r.PKH)
+		return tezFail(wire.KindPolicy, "magic byte 0x%02X not allowed for %s", r.Payload[0], r.PKH), nil
 	}
 	// Inv 2: the core decodes the payload itself; anything it does not recognise is refused.
 	req, err := tezos.Classify(r.Payload)
 	if err != nil {
-		return tezFail(wire.KindBadRequest, "%v", err)
+		return tezFail(wire.KindBadRequest, "%v", err), nil
 	}
 	// Inv 3, Inv 4: the key's own policy: payload kinds, operation kinds, chains.
 	if werr := t.allowed(r.PKH, req); werr != nil {
-		return &wire.TezosSignResult{Err: werr}
+		return &wire.TezosSignResult{Err: werr}, req
 	}
 	if err := req.CheckKeyKind(r.PKH.Kind); err != nil {
-		return tezFail(wire.KindBadRequest, "%v", err)
+		return tezFail(wire.KindBadRequest, "%v", err), req
+	}
+	// Inv 4: the key's transaction policy from policy.toml (destinations, daily limit).
+	td := s.pol.Load().Tezos(r.PKH, req)
+	if werr := policyError(td.Decision); werr != nil {
+		return &wire.TezosSignResult{Err: werr}, req
 	}
 	sign, werr := signerFor(key, r.Version)
 	if werr != nil {
-		return &wire.TezosSignResult{Err: werr}
+		return &wire.TezosSignResult{Err: werr}, req
 	}
 	if req.Kind == tezos.RequestGeneric { // no watermark: governed by policy alone
-		return signVerified(key, r.Version, r.Payload, sign)
+		// The amount is charged durably before the signature exists; a signing failure
+		// after it leaves the amount charged (fail closed).
+		if werr := s.chargeTezos(r.PKH, td); werr != nil {
+			return &wire.TezosSignResult{Err: werr}, req
+		}
+		return signVerified(key, r.Version, r.Payload, sign), req
 	}
 	wk, err := req.WatermarkKey()
 	if err != nil {
-		return tezFail(wire.KindBadRequest, "%v", err) // fail closed
+		return tezFail(wire.KindBadRequest, "%v", err), req // fail closed
 	}
 	hash := tezos.PayloadHash256(r.Payload)
 	// Inv 5: lock the key; check; record durably; sign; verify; record the signature
 	// durably; only then answer. Other keys do not wait on this one.
 	g, err := t.prot.LockTezos(r.PKH)
 	if err != nil {
-		return tezFail(wire.KindUnavailable, "watermark store unavailable: %v", err)
+		return tezFail(wire.KindUnavailable, "watermark store unavailable: %v", err), req
 	}
 	defer g.Unlock()
 	verdict, stored, err := g.Check(wk, hash)
@@ -156,25 +173,25 @@ func (s *Service) SignTezos(r *wire.TezosSignRequest) *wire.TezosSignResult {
 		// another scheme (tz4 AUG vs POP): signing again would make a second, different
 		// signature of the same bytes (for a block, a second block), so refuse.
 		if !verifyScheme(key.PublicKey(), r.Version, r.Payload, stored) {
-			return tezFail(wire.KindProtection, "%s %s: these bytes were already signed with another signature version", r.PKH, wk.Class)
+			return tezFail(wire.KindProtection, "%s %s: these bytes were already signed with another signature version", r.PKH, wk.Class), req
 		}
-		return &wire.TezosSignResult{Kind: r.PKH.Kind, Signature: stored}
+		return &wire.TezosSignResult{Kind: r.PKH.Kind, Signature: stored}, req
 	case tezos.VerdictSign:
 	default:
-		return tezFail(wire.KindProtection, "%s %s: %v", r.PKH, wk.Class, err)
+		return tezFail(wire.KindProtection, "%s %s: %v", r.PKH, wk.Class, err), req
 	}
 	if err := g.Record(wk, hash); err != nil {
-		return tezFail(wire.KindUnavailable, "watermark store unavailable: %v", err)
+		return tezFail(wire.KindUnavailable, "watermark store unavailable: %v", err), req
 	}
 	res := signVerified(key, r.Version, r.Payload, sign)
 	if res.Err != nil {
-		return res
+		return res, req
 	}
 	if err := g.RecordSignature(wk, hash, res.Signature); err != nil {
 		// The mark is durable; the signature is not returned, so it never left the core.
-		return tezFail(wire.KindUnavailable, "watermark store unavailable: %v", err)
+		return tezFail(wire.KindUnavailable, "watermark store unavailable: %v", err), req
 	}
-	return res
+	return res, req
 }
 
 // authenticate enforces authenticated requests when authorized keys are configured: the

@@ -111,6 +111,11 @@ func TestTezosPolicy_Inv3_Inv4(t *testing.T) {
 		t.Fatalf("transaction with only delegation allowed: %+v", res.Err)
 	}
 	withTable(config.TezosKey{MagicBytes: []string{"0x03"}, Operations: []string{"transaction"}, ChainIDs: []string{"NetXdQprcVkpaWU"}})
+	// keyward.toml allows the kind; policy.toml must allow the destination too (Inv 4).
+	if res := sign(); res.Err == nil || res.Err.Kind != wire.KindPolicy || !strings.Contains(res.Err.Msg, "transaction: not allowed") {
+		t.Fatalf("transaction without policy.toml: %+v", res.Err)
+	}
+	allowTransfers(t, s, tz1, tr, 1)
 	if res := sign(); res.Err != nil || !keys.VerifyTezos(ks[0].PublicKey(), tr, res.Signature) {
 		t.Fatalf("allowed transaction: %+v", res.Err)
 	}

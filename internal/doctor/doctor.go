@@ -132,6 +132,7 @@ func Run(ctx context.Context, o Options) []Finding {
 	add(checkKernel())
 	add(checkDisk(o.Dir))
 	add(checkProtectionStore(filepath.Join(o.Dir, config.ProtectionFile)))
+	out = append(out, checkPolicyFiles(o.Dir)...)
 	clock := readClock
 	if o.testOnlyClock != nil {
 		clock = o.testOnlyClock

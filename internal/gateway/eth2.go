@@ -55,6 +55,10 @@ func (s *Server) ethSign(w http.ResponseWriter, r *http.Request) (err error) {
 	if !ok {
 		return &httpError{Code: http.StatusBadRequest, Msg: "identifier: not a 48-byte hex BLS public key"}
 	}
+	key := "0x" + hex.EncodeToString(pub[:])
+	if err := scopeKey(r, key); err != nil { // before the body is read
+		return err
+	}
 	select { // bounded: beyond MaxInFlight answer 503 at once
 	case s.inFlight <- struct{}{}:
 		defer func() { <-s.inFlight }()
@@ -74,6 +78,9 @@ func (s *Server) ethSign(w http.ResponseWriter, r *http.Request) (err error) {
 		return &httpError{Code: http.StatusBadRequest, Msg: err.Error()}
 	}
 	typ = req.Type.String()
+	if err := scope(r, key, typ); err != nil {
+		return err
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.opts.Timeout)
 	defer cancel()
 	res, err := s.opts.Core.EthSign(ctx, &wire.EthSignRequest{Client: clientName(r), Pubkey: pub, Req: *req})
@@ -99,10 +106,6 @@ func wantsJSON(accept string) bool {
 	return strings.Contains(accept, "application/json") || strings.Contains(accept, "*/*")
 }
 
-// clientName is the authenticated client's name for the audit trail. Until client
-// authentication exists, every client is the loopback client.
-func clientName(*http.Request) string { return "local" }
-
 func (s *Server) ethPublicKeys(w http.ResponseWriter, r *http.Request) error {
 	ctx, cancel := context.WithTimeout(r.Context(), s.opts.Timeout)
 	defer cancel()
@@ -110,9 +113,12 @@ func (s *Server) ethPublicKeys(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return &httpError{Code: http.StatusServiceUnavailable, Msg: "signer core unavailable", Err: err}
 	}
-	out := make([]string, len(l.BLS))
+	out := make([]string, 0, len(l.BLS))
 	for i := range l.BLS {
-		out[i] = "0x" + hex.EncodeToString(l.BLS[i][:])
+		k := "0x" + hex.EncodeToString(l.BLS[i][:])
+		if scopeKey(r, k) == nil { // a client sees only the keys it may use
+			out = append(out, k)
+		}
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/keyward/keyward/internal/tezos"
@@ -41,13 +42,17 @@ type Options struct {
 	// KeymanagerToken is the bearer token of the Keymanager API. Empty: the Keymanager
 	// routes are not served (there is no unauthenticated mode).
 	KeymanagerToken string
+	// Clients says who may call the signing APIs and for what (LoadClients); required:
+	// authentication has no "off" value.
+	Clients *Clients
 }
 
 // Server serves the Web3Signer eth2 API, health and metrics, and on a listener of its
 // own the Octez remote-signer API (tezos.go).
 type Server struct {
 	opts     Options
-	inFlight chan struct{} // semaphore of MaxInFlight slots, shared by both APIs
+	inFlight chan struct{}                 // semaphore of MaxInFlight slots, shared by both APIs
+	auth     atomic.Pointer[authenticator] // swapped whole by SetClients
 	metrics  *metrics
 	handler  http.Handler
 	tezos    http.Handler
@@ -63,10 +68,15 @@ func New(opts Options) (*Server, error) {
 	case opts.MaxBodyBytes <= 0 || opts.MaxInFlight <= 0 || opts.Timeout <= 0:
 		return nil, errors.New("gateway: limits must be positive")
 	}
+	auth, err := newAuthenticator(opts.Clients)
+	if err != nil {
+		return nil, err
+	}
 	s := &Server{opts: opts, inFlight: make(chan struct{}, opts.MaxInFlight), metrics: newMetrics()}
+	s.auth.Store(auth)
 	mux := http.NewServeMux()
-	mux.Handle("POST /api/v1/eth2/sign/{identifier}", s.handle(s.ethSign))
-	mux.Handle("GET /api/v1/eth2/publicKeys", s.handle(s.ethPublicKeys))
+	mux.Handle("POST /api/v1/eth2/sign/{identifier}", s.handle(s.authed(s.ethSign)))
+	mux.Handle("GET /api/v1/eth2/publicKeys", s.handle(s.authed(s.ethPublicKeys)))
 	mux.Handle("GET /upcheck", s.handle(s.upcheck))
 	mux.Handle("GET /healthcheck", s.handle(s.healthcheck))
 	mux.Handle("GET /metrics", s.handle(s.serveMetrics))
@@ -82,6 +92,17 @@ func New(opts Options) (*Server, error) {
 	s.handler = mux
 	s.tezos = s.tezosRoutes()
 	return s, nil
+}
+
+// SetClients replaces the clients for the requests that start after it (a reload of
+// clients.toml). An invalid configuration is refused and the clients in force stay.
+func (s *Server) SetClients(c *Clients) error {
+	auth, err := newAuthenticator(c)
+	if err != nil {
+		return err
+	}
+	s.auth.Store(auth)
+	return nil
 }
 
 // Handler returns the HTTP handler of all routes.

@@ -45,11 +45,11 @@ const maxTezosBody = 2*tezos.MaxPayloadSize + 64
 // tezosRoutes builds the Octez API's handler.
 func (s *Server) tezosRoutes() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("GET /keys/{pkh}", s.tezosHandle("public_key", s.tezosPublicKey))
-	mux.Handle("POST /keys/{pkh}", s.tezosHandle("sign", s.tezosSign))
-	mux.Handle("GET /authorized_keys", s.tezosHandle("authorized_keys", s.tezosAuthorizedKeys))
-	mux.Handle("GET /known_keys", s.tezosHandle("known_keys", s.tezosKnownKeys))
-	mux.Handle("GET /bls_prove_possession/{pkh}", s.tezosHandle("prove_possession", s.tezosProvePossession))
+	mux.Handle("GET /keys/{pkh}", s.tezosHandle("public_key", s.tezosAuthed(s.tezosPublicKey)))
+	mux.Handle("POST /keys/{pkh}", s.tezosHandle("sign", s.tezosAuthed(s.tezosSign)))
+	mux.Handle("GET /authorized_keys", s.tezosHandle("authorized_keys", s.tezosAuthed(s.tezosAuthorizedKeys)))
+	mux.Handle("GET /known_keys", s.tezosHandle("known_keys", s.tezosAuthed(s.tezosKnownKeys)))
+	mux.Handle("GET /bls_prove_possession/{pkh}", s.tezosHandle("prove_possession", s.tezosAuthed(s.tezosProvePossession)))
 	mux.Handle("/", s.tezosHandle("other", func(w http.ResponseWriter, r *http.Request) (string, error) {
 		return "", &httpError{Code: http.StatusNotFound, Msg: "no such endpoint: " + r.Method + " " + r.URL.Path}
 	}))
@@ -116,6 +116,9 @@ func (s *Server) tezosPublicKey(w http.ResponseWriter, r *http.Request) (string,
 	if err != nil {
 		return "", err
 	}
+	if err := scopeKey(r, pkh.String()); err != nil {
+		return "", err
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.opts.Timeout)
 	defer cancel()
 	res, err := s.opts.Core.TezosPublicKey(ctx, pkh)
@@ -132,6 +135,9 @@ func (s *Server) tezosSign(w http.ResponseWriter, r *http.Request) (kind string,
 	kind = "unknown"
 	pkh, err := parsePKH(r.PathValue("pkh"))
 	if err != nil {
+		return kind, err
+	}
+	if err := scopeKey(r, pkh.String()); err != nil { // before the body is read
 		return kind, err
 	}
 	q := r.URL.Query()
@@ -178,6 +184,9 @@ func (s *Server) tezosSign(w http.ResponseWriter, r *http.Request) (kind string,
 		return kind, &httpError{Code: http.StatusRequestEntityTooLarge, Msg: "payload larger than the limit"}
 	}
 	kind = magicName(req.Payload[0])
+	if err := scope(r, pkh.String(), "tezos:"+kind); err != nil {
+		return kind, err
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.opts.Timeout)
 	defer cancel()
 	res, err := s.opts.Core.TezosSign(ctx, req)
@@ -233,13 +242,22 @@ func (s *Server) tezosKnownKeys(w http.ResponseWriter, r *http.Request) (string,
 	if err != nil {
 		return "", asWireError(err)
 	}
-	writeJSON(w, http.StatusOK, map[string][]string{"known_keys": pkhStrings(l.Keys)})
+	var mine []tezos.PublicKeyHash
+	for _, k := range l.Keys {
+		if scopeKey(r, k.String()) == nil { // a client sees only the keys it may use
+			mine = append(mine, k)
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string][]string{"known_keys": pkhStrings(mine)})
 	return "", nil
 }
 
 func (s *Server) tezosProvePossession(w http.ResponseWriter, r *http.Request) (string, error) {
 	pkh, err := parsePKH(r.PathValue("pkh"))
 	if err != nil {
+		return "", err
+	}
+	if err := scopeKey(r, pkh.String()); err != nil {
 		return "", err
 	}
 	req := &wire.TezosProvePossession{PKH: pkh}

@@ -1,0 +1,47 @@
+package main
+
+import (
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/keyward/keyward/internal/gateway"
+)
+
+// reloadOnHangup makes SIGHUP reload the gateway's clients.toml (validated whole first: a
+// bad file keeps the clients in force and is logged) and passes the signal on to corePID
+// when the core is our child (0: a core service, reloaded with its own SIGHUP), which
+// reloads policy.toml. It returns a function that stops it.
+func reloadOnHangup(gw *gateway.Server, dir string, corePID int, log *slog.Logger) (stop func()) {
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, syscall.SIGHUP)
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-done:
+				return
+			case <-ch:
+			}
+			c, err := gateway.LoadClients(dir)
+			if err == nil {
+				err = gw.SetClients(c)
+			}
+			if err != nil {
+				log.Error("clients reload failed: keeping the clients in force", "err", err)
+			} else {
+				log.Info("clients reloaded", "file", gateway.ClientsFile, "token_clients", len(c.Clients), "loopback", c.Loopback != nil)
+			}
+			if corePID != 0 {
+				if err := syscall.Kill(corePID, syscall.SIGHUP); err != nil {
+					log.Error("cannot pass SIGHUP to the core", "pid", corePID, "err", err)
+				}
+			}
+		}
+	}()
+	return func() {
+		signal.Stop(ch)
+		close(done)
+	}
+}
