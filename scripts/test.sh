@@ -30,7 +30,7 @@ step "go test"
 go test -count=1 ./...
 
 step "go test -race (concurrency-heavy packages)"
-go test -count=1 -race ./internal/protect/ ./internal/wire/ ./internal/core/
+go test -count=1 -race ./internal/protect/ ./internal/wire/ ./internal/core/ ./internal/gateway/ ./internal/bench/
 
 step "fuzz every decoder the core runs (${KEYWARD_FUZZTIME:-10s} each)"
 fuzz() { # package target

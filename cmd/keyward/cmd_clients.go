@@ -11,8 +11,10 @@ import (
 
 const clientsHelp = `Manage who may call the signing APIs: clients.toml in the gateway's directory (the state
 directory for keyward run), 0600. A client with a bearer token sends
-"Authorization: Bearer <token>" (Lighthouse, Teku and Prysm cannot: keep them on loopback;
-Taquito and octez-client can, with TEZOS_SIGNER_HTTP_HEADERS). Only the token's SHA-256 is
+"Authorization: Bearer <token>" (Taquito and octez-client can, with
+TEZOS_SIGNER_HTTP_HEADERS; Lighthouse and Teku cannot: give them client certificates with
+'keyward tls init', which adds them here with a cert_sha256; Prysm can do neither: keep it
+on loopback). Only the token's SHA-256 is
 stored; add prints the token once. The loopback client is whoever connects from a loopback
 address without a token; without clients.toml it may do everything (the same-host default).
 A request from anywhere else without a valid token gets 401; a client asking outside its
@@ -156,7 +158,17 @@ func cmdClientsList(args []string) int {
 	}
 	for _, n := range c.Names() {
 		e := c.Clients[n]
-		fmt.Printf("%s\tkeys=%s\toperations=%s\n", n, strings.Join(e.Keys, ","), strings.Join(e.Operations, ","))
+		var auth []string
+		if e.TokenSHA256 != "" {
+			auth = append(auth, "token")
+		}
+		if e.CertSHA256 != "" {
+			auth = append(auth, "cert_sha256="+e.CertSHA256)
+		}
+		if len(auth) == 0 {
+			auth = append(auth, "certificate by name (client CA or known_clients_file)")
+		}
+		fmt.Printf("%s\tkeys=%s\toperations=%s\t%s\n", n, strings.Join(e.Keys, ","), strings.Join(e.Operations, ","), strings.Join(auth, " "))
 	}
 	return 0
 }

@@ -13,7 +13,7 @@ import (
 const gatewayHelp = `Serve the HTTP APIs (Web3Signer eth2, Keymanager, Octez remote signer, health, metrics)
 as a service of its own, connected to a core that runs as another service under another
 user ('keyward core --socket-activated', deploy/systemd/keyward-core.socket). The gateway
-holds no key; it reads keyward.toml ([eth], [tezos], [log]) and keymanager.token from
+holds no key; it reads keyward.toml ([eth], [tezos], [tls], [log]) and keymanager.token from
 its own directory, connects to the core's unix socket, waits until the core is ready,
 then listens. If the connection to the core ends, the gateway exits non-zero so its
 supervisor restarts it.

@@ -182,7 +182,15 @@ func serve(o serveOptions) error {
 	if err != nil {
 		return err
 	}
+	tlsFiles := tlsFilesOf(o.dir, o.cfg.TLS)
+	var tlsm *gateway.TLSMaterial
+	if tlsFiles != nil {
+		if tlsm, err = gateway.LoadTLS(*tlsFiles); err != nil {
+			return err
+		}
+	}
 	gw, err := gateway.New(gateway.Options{
+		TLS:             tlsm,
 		Clients:         clients,
 		KeymanagerToken: token,
 		Core:            core.client,
@@ -197,13 +205,13 @@ func serve(o serveOptions) error {
 		return err
 	}
 	if o.reloadOnHangup {
-		defer reloadOnHangup(gw, o.dir, core.pid(), log)()
+		defer reloadOnHangup(gw, o.dir, tlsFiles, core.pid(), log)()
 	}
 	ln, err := net.Listen("tcp", o.cfg.Eth.Listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", o.cfg.Eth.Listen, err)
 	}
-	log.Info("eth2 API listening", "addr", ln.Addr().String())
+	log.Info("eth2 API listening", "addr", ln.Addr().String(), "tls", tlsm != nil, "client_certificates", o.cfg.TLS.ClientAuth())
 	// The Octez remote-signer API has its own listener, started when it is configured and
 	// the core holds Tezos keys: an Ethereum-only signer opens no Tezos port.
 	var tezLn net.Listener
@@ -218,7 +226,7 @@ func serve(o serveOptions) error {
 			return fmt.Errorf("listen on %s: %w", o.cfg.Tezos.Listen, err)
 		}
 		tezosAddr = tezLn.Addr().String()
-		log.Info("Tezos API listening", "addr", tezosAddr, "tezos_keys", st.TezosKeys)
+		log.Info("Tezos API listening", "addr", tezosAddr, "tezos_keys", st.TezosKeys, "tls", tlsm != nil)
 	}
 	if o.onReady != nil {
 		o.onReady(ln.Addr().String(), tezosAddr, st)
@@ -266,4 +274,19 @@ func serve(o serveOptions) error {
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// tlsFilesOf resolves the [tls] paths against dir; nil when TLS is off.
+func tlsFilesOf(dir string, t config.TLS) *gateway.TLSFiles {
+	if !t.Enabled() {
+		return nil
+	}
+	f := &gateway.TLSFiles{Cert: config.Path(dir, t.CertFile), Key: config.Path(dir, t.KeyFile)}
+	if t.ClientCAFile != "" {
+		f.ClientCA = config.Path(dir, t.ClientCAFile)
+	}
+	if t.KnownClientsFile != "" {
+		f.KnownClients = config.Path(dir, t.KnownClientsFile)
+	}
+	return f
 }

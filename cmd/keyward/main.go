@@ -54,6 +54,7 @@ func commands() map[string]func([]string) int {
 		"bench":    cmdBench,
 		"audit":    cmdAudit,
 		"clients":  cmdClients,
+		"tls":      cmdTLS,
 	}
 }
 
@@ -74,6 +75,7 @@ Commands:
   doctor    check a state directory and a running signer for unsafe settings
   audit     verify the core's hash-chained audit trail
   clients   bearer-token clients of the signing APIs and their scopes
+  tls       create a CA, server and client certificates (PKCS#12 for Lighthouse, Teku)
   bench     measure throughput, latency, start-up and memory against raw signing
   version   print the version
   core      the key-holding compartment: a child of run, or a socket-activated service

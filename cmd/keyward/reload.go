@@ -12,8 +12,9 @@ import (
 // reloadOnHangup makes SIGHUP reload the gateway's clients.toml (validated whole first: a
 // bad file keeps the clients in force and is logged) and passes the signal on to corePID
 // when the core is our child (0: a core service, reloaded with its own SIGHUP), which
-// reloads policy.toml. It returns a function that stops it.
-func reloadOnHangup(gw *gateway.Server, dir string, corePID int, log *slog.Logger) (stop func()) {
+// reloads policy.toml. With TLS on, the certificate, key, client CA and known clients
+// files are read again too (a bad set keeps the TLS material in force). It returns a function that stops it.
+func reloadOnHangup(gw *gateway.Server, dir string, tlsFiles *gateway.TLSFiles, corePID int, log *slog.Logger) (stop func()) {
 	ch := make(chan os.Signal, 1)
 	signal.Notify(ch, syscall.SIGHUP)
 	done := make(chan struct{})
@@ -32,6 +33,17 @@ func reloadOnHangup(gw *gateway.Server, dir string, corePID int, log *slog.Logge
 				log.Error("clients reload failed: keeping the clients in force", "err", err)
 			} else {
 				log.Info("clients reloaded", "file", gateway.ClientsFile, "token_clients", len(c.Clients), "loopback", c.Loopback != nil)
+			}
+			if tlsFiles != nil {
+				m, err := gateway.LoadTLS(*tlsFiles)
+				if err == nil {
+					err = gw.SetTLS(m)
+				}
+				if err != nil {
+					log.Error("TLS reload failed: keeping the certificates in force", "err", err)
+				} else {
+					log.Info("TLS certificates and known clients reloaded")
+				}
 			}
 			if corePID != 0 {
 				if err := syscall.Kill(corePID, syscall.SIGHUP); err != nil {

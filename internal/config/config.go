@@ -37,8 +37,31 @@ type Config struct {
 	Core  Core  `toml:"core"`
 	Eth   Eth   `toml:"eth"`
 	Tezos Tezos `toml:"tezos"`
+	TLS   TLS   `toml:"tls"`
 	Log   Log   `toml:"log"`
 }
+
+// TLS configures TLS 1.3 (and optionally client certificates) on the eth2 and Octez
+// listeners. All paths are relative to the state directory unless absolute. Without
+// cert_file both listeners serve plain HTTP (the same-host default of init).
+type TLS struct {
+	// CertFile is the server's PEM certificate chain; KeyFile its PEM private key, which
+	// must be 0600 (refused otherwise).
+	CertFile string `toml:"cert_file"`
+	KeyFile  string `toml:"key_file"`
+	// ClientCAFile is a PEM bundle of CAs whose client certificates are accepted.
+	ClientCAFile string `toml:"client_ca_file"`
+	// KnownClientsFile lists accepted client certificates, Web3Signer's format: lines
+	// "<name> <SHA-256 fingerprint AA:BB:…>". With either of the two client settings every
+	// TLS client must present an accepted certificate or the handshake fails.
+	KnownClientsFile string `toml:"known_clients_file"`
+}
+
+// Enabled reports whether the listeners serve TLS.
+func (t TLS) Enabled() bool { return t.CertFile != "" }
+
+// ClientAuth reports whether client certificates are required.
+func (t TLS) ClientAuth() bool { return t.ClientCAFile != "" || t.KnownClientsFile != "" }
 
 // Core configures the trusted core.
 type Core struct {
@@ -152,6 +175,12 @@ func (c *Config) Validate() error {
 	}
 	if _, err := c.Tezos.Policy(); err != nil {
 		return err
+	}
+	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
+		return errors.New("tls: cert_file and key_file go together")
+	}
+	if !c.TLS.Enabled() && c.TLS.ClientAuth() {
+		return errors.New("tls: client_ca_file and known_clients_file need cert_file and key_file")
 	}
 	switch c.Log.Format {
 	case "text", "json":

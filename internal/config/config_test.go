@@ -69,3 +69,24 @@ chain_ids = ["NetXdQprcVkpaWU"]
 		}
 	}
 }
+
+// TestTLSSection: [tls] decodes; a certificate without its key, and client settings
+// without a server certificate, are refused.
+func TestTLSSection(t *testing.T) {
+	c, err := Parse([]byte("[tls]\ncert_file = \"tls/server.pem\"\nkey_file = \"tls/server.key\"\nknown_clients_file = \"known\"\n"))
+	if err != nil || !c.TLS.Enabled() || !c.TLS.ClientAuth() {
+		t.Fatalf("%+v %v", c.TLS, err)
+	}
+	for _, bad := range []string{
+		"[tls]\ncert_file = \"a\"\n",
+		"[tls]\nclient_ca_file = \"ca.pem\"\n",
+		"[tls]\ncert_file = \"a\"\nkey_file = \"b\"\nclient_cert = \"x\"\n",
+	} {
+		if _, err := Parse([]byte(bad)); err == nil {
+			t.Errorf("accepted %q", bad)
+		}
+	}
+	if d := Default(); d.TLS.Enabled() {
+		t.Fatal("TLS on by default")
+	}
+}

@@ -134,8 +134,8 @@ func TestSignEthKinds_Inv8(t *testing.T) {
 // corruptKey signs wrongly: the core must not let its signature out (Inv 6).
 type corruptKey struct{ *keys.BLSKey }
 
-func (k corruptKey) Sign(msg []byte) [96]byte {
-	return k.BLSKey.Sign(append([]byte{1}, msg...))
+func (k corruptKey) SignPoint(msg []byte) keys.BLSSignature {
+	return k.BLSKey.SignPoint(append([]byte{1}, msg...))
 }
 
 func TestUnverifiedSignatureNeverLeaves_Inv6(t *testing.T) {
@@ -344,5 +344,38 @@ func BenchmarkSignEthProtection(b *testing.B) {
 				}
 			})
 		})
+	}
+}
+
+// Batch verification (Inv 6): among concurrent requests, the one corrupt key's signature
+// is refused and every good one is served, verified.
+func TestBatchVerifyRefusesOnlyTheBadSignature_Inv6(t *testing.T) {
+	ks := realKeys(t, 8)
+	signers := asBLS(ks)
+	signers[3] = corruptKey{ks[3]}
+	s := newService(t, signers)
+	for round := uint64(1); round <= 3; round++ {
+		var wg sync.WaitGroup
+		res := make([]*wire.SignResult, len(ks))
+		for i, k := range ks {
+			wg.Go(func() { res[i] = s.SignEth(attestationReq(k.PublicKey(), round-1, round, 1)) })
+		}
+		wg.Wait()
+		for i, r := range res {
+			if i == 3 {
+				wantKind(t, r, wire.KindUnavailable)
+				if r.Signature != ([96]byte{}) {
+					t.Fatal("signature bytes returned with a refusal")
+				}
+				continue
+			}
+			if r.Err != nil {
+				t.Fatalf("key %d: %v", i, r.Err)
+			}
+			_, sg := s.signEth(attestationReq(ks[i].PublicKey(), round-1, round, 1)) // same root
+			if !ks[i].Verify(sg.SigningRoot[:], r.Signature) {
+				t.Fatalf("key %d: returned signature does not verify", i)
+			}
+		}
 	}
 }

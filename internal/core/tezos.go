@@ -34,7 +34,35 @@ type TezosGuard interface {
 	Check(wk tezos.WatermarkKey, hash [32]byte) (tezos.Verdict, []byte, error)
 	Record(wk tezos.WatermarkKey, hash [32]byte) error
 	RecordSignature(wk tezos.WatermarkKey, hash [32]byte, sig []byte) error
+	// NoteSignature stores the signature without waiting for its commit; only for keys
+	// that sign deterministically (see deterministicSigner).
+	NoteSignature(wk tezos.WatermarkKey, hash [32]byte, sig []byte) error
 	Unlock()
+}
+
+// deterministicSigner is implemented by keys that can tell whether signing the same
+// bytes again gives the byte-identical signature (keys.TezosKey: every local kind). For
+// those, the signature record after signing need not be durable before answering (the
+// mark before signing always is, Inv 5): if it is lost, a retry of the same bytes finds
+// the durable mark without a signature, signs again and gets the same signature, so the
+// reissue promise (identical bytes, identical signature) still holds. A key that does not
+// implement it, or answers false (a future KMS/HSM backend with random ECDSA nonces), keeps
+// the durable signature record: there, signing again would give a second, different
+// signature of the same bytes.
+type deterministicSigner interface {
+	DeterministicSignatures() bool
+}
+
+// deterministic reports whether key re-signs identical bytes identically whatever the
+// request. tz4 keys do not, although BLS itself is deterministic: they sign the same bytes
+// under two schemes (AUG for signature version 1, POP otherwise), and it is the durable
+// signature that lets a retry under the other version be refused at reissue (a second,
+// different signature of the same block would be a second block). If that record were
+// lost after the first signature was returned, the retry would be signed. So tz4 keeps
+// the durable record.
+func deterministic(key TezosKey) bool {
+	d, ok := key.(deterministicSigner)
+	return ok && d.DeterministicSignatures() && key.Hash().Kind != tezos.KeyKindBLS
 }
 
 // TezosProtection is the Tezos high-watermark store.
@@ -160,7 +188,8 @@ func (s *Service) signTezos(r *wire.TezosSignRequest) (*wire.TezosSignResult, *t
 	}
 	hash := tezos.PayloadHash256(r.Payload)
 	// Inv 5: lock the key; check; record durably; sign; verify; record the signature
-	// durably; only then answer. Other keys do not wait on this one.
+	// (durably, unless the key signs deterministically: see deterministicSigner); only
+	// then answer. Other keys do not wait on this one.
 	g, err := t.prot.LockTezos(r.PKH)
 	if err != nil {
 		return tezFail(wire.KindUnavailable, "watermark store unavailable: %v", err), req
@@ -187,7 +216,11 @@ func (s *Service) signTezos(r *wire.TezosSignRequest) (*wire.TezosSignResult, *t
 	if res.Err != nil {
 		return res, req
 	}
-	if err := g.RecordSignature(wk, hash, res.Signature); err != nil {
+	record := g.RecordSignature // durable before answering
+	if deterministic(key) {
+		record = g.NoteSignature // folded into the next group commit; see deterministicSigner
+	}
+	if err := record(wk, hash, res.Signature); err != nil {
 		// The mark is durable; the signature is not returned, so it never left the core.
 		return tezFail(wire.KindUnavailable, "watermark store unavailable: %v", err), req
 	}

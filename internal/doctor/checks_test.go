@@ -362,3 +362,25 @@ func TestSeparateUsers(t *testing.T) {
 		t.Errorf("detail %q", f.Detail)
 	}
 }
+
+// TestTLSConfigured: with [tls] and client certificates required, doctor checks the
+// configured certificate's expiry, the key file's mode, and passes a public listener.
+func TestTLSConfigured(t *testing.T) {
+	dir := goodDir(t)
+	now := time.Now()
+	cert := writeCert(t, now.Add(-time.Hour), now.Add(10*24*time.Hour)) // expires soon
+	writeFile(t, filepath.Join(dir, "tls", "server.key"), "key", 0o640)
+	writeFile(t, filepath.Join(dir, "tls", "known_clients"), "", 0o600)
+	c := config.Default()
+	c.Eth.Listen = "0.0.0.0:9000"
+	c.TLS = config.TLS{CertFile: cert, KeyFile: "tls/server.key", KnownClientsFile: "tls/known_clients"}
+	b, err := config.Marshal(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(dir, config.FileName), string(b), 0o600)
+	fs := runDoctor(t, Options{Dir: dir, Now: func() time.Time { return now }})
+	wantStatus(t, fs, "certificate: "+cert, Warn)
+	wantStatus(t, fs, "permissions: TLS key", Fail)
+	wantStatus(t, fs, "listen address: eth", Pass)
+}

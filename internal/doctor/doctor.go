@@ -121,13 +121,26 @@ func Run(ctx context.Context, o Options) []Finding {
 		secretPaths = append(secretPaths, mkPath) // a master key kept outside the state directory
 	}
 	out = append(out, checkSecretPlaces(secretPaths)...)
-	add(checkListen(cfg.Eth.Listen))
-	add(checkTezosListen(cfg.Tezos.Listen, len(cfg.Tezos.AuthorizedKeys), cfg.Tezos.AllowKnownKeys, cfg.Tezos.AllowProvePossession))
+	if cfg.TLS.ClientAuth() {
+		add(checkListenMutualTLS("eth", cfg.Eth.Listen))
+		add(checkListenMutualTLS("tezos", cfg.Tezos.Listen))
+	} else {
+		add(checkListen(cfg.Eth.Listen))
+		add(checkTezosListen(cfg.Tezos.Listen, len(cfg.Tezos.AuthorizedKeys), cfg.Tezos.AllowKnownKeys, cfg.Tezos.AllowProvePossession))
+	}
+	var certs []string
+	if cfg.TLS.Enabled() {
+		add(checkMode(config.Path(o.Dir, cfg.TLS.KeyFile), "TLS key", 0o600, false, o.Euid))
+		certs = append(certs, config.Path(o.Dir, cfg.TLS.CertFile))
+		if cfg.TLS.ClientCAFile != "" {
+			certs = append(certs, config.Path(o.Dir, cfg.TLS.ClientCAFile))
+		}
+	}
 	now := time.Now
 	if o.Now != nil {
 		now = o.Now
 	}
-	out = append(out, checkCertificates(nil, now())...) // keyward.toml has no TLS settings yet
+	out = append(out, checkCertificates(certs, now())...) // [tls] cert_file and client_ca_file
 	add(checkConfinementConfig(cfg.Core.Confinement))
 	add(checkKernel())
 	add(checkDisk(o.Dir))
@@ -144,7 +157,13 @@ func Run(ctx context.Context, o Options) []Finding {
 		procRoot = "/proc"
 	}
 	add(checkSeparateUsers(procRoot, o.Dir))
-	if o.HTTPClient != nil {
+	switch {
+	case o.HTTPClient == nil:
+	case cfg.TLS.Enabled():
+		// The listener speaks TLS (and may require a client certificate doctor does not hold).
+		add(Finding{"running signer", Warn, "not queried: " + cfg.Eth.Listen + " serves TLS; doctor checks a running signer over plain HTTP only",
+			"check /healthcheck with a client certificate: curl --cacert tls/ca.pem --cert tls/clients/NAME.pem --key tls/clients/NAME.key https://ADDR/healthcheck"})
+	default:
 		out = append(out, checkRunning(ctx, o.HTTPClient, cfg.Eth.Listen)...)
 	}
 	return out

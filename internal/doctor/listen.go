@@ -20,8 +20,9 @@ func isLoopback(addr string) (bool, error) {
 	return host == "localhost" || (ip != nil && ip.IsLoopback()), nil
 }
 
-// checkListen fails a non-loopback eth listener: the Web3Signer API has neither TLS nor
-// client authentication, so anyone who reaches the port could ask for signatures.
+// checkListen fails a non-loopback eth listener without mutual TLS: bearer tokens would
+// travel in clear, and the validator clients that cannot send one would need the port
+// open to them (checkListenMutualTLS judges it with client certificates required).
 func checkListen(addr string) Finding {
 	const name = "listen address: eth"
 	lo, err := isLoopback(addr)
@@ -32,7 +33,7 @@ func checkListen(addr string) Finding {
 		return Finding{name, Pass, addr + " is loopback only", ""}
 	}
 	return Finding{name, Fail, addr + " is reachable from other hosts without TLS and client authentication (anonymous signing)",
-		"set eth.listen to 127.0.0.1:9000, or put the signer behind an authenticated tunnel"}
+		"set eth.listen to 127.0.0.1:9000, require client certificates ([tls], keyward tls init), or put the signer behind an authenticated tunnel"}
 }
 
 // checkTezosListen judges the Octez remote-signer listener. Beyond loopback, sign requests
@@ -61,6 +62,21 @@ func checkTezosListen(addr string, authorized int, knownKeys, prove bool) Findin
 	}
 	return Finding{name, Warn, fmt.Sprintf("%s is reachable from other hosts; requests are authenticated (%d keys) but not encrypted (no TLS)", addr, authorized),
 		"reach it through a tunnel (WireGuard, SSH) or keep it on loopback"}
+}
+
+// checkListenMutualTLS judges a listener when [tls] requires client certificates: every
+// connection needs an accepted certificate before any request, so any address passes.
+func checkListenMutualTLS(api, addr string) Finding {
+	name := "listen address: " + api
+	if addr == "" {
+		return Finding{name, Pass, api + " API off", ""}
+	}
+	if lo, err := isLoopback(addr); err != nil {
+		return Finding{name, Fail, err.Error(), ""}
+	} else if lo {
+		return Finding{name, Pass, addr + " is loopback only (TLS 1.3, client certificates required)", ""}
+	}
+	return Finding{name, Pass, addr + " is reachable from other hosts over TLS 1.3 with client certificates required", ""}
 }
 
 // certWarnBefore is how long before expiry a certificate warns.
@@ -97,7 +113,7 @@ func checkCertificate(path string, now time.Time) Finding {
 // checkCertificates checks each certificate; with none configured it says so.
 func checkCertificates(paths []string, now time.Time) []Finding {
 	if len(paths) == 0 {
-		return []Finding{{"certificates", Pass, "no TLS certificate configured (keyward.toml has no TLS settings yet); nothing can expire", ""}}
+		return []Finding{{"certificates", Pass, "no TLS certificate configured (keyward.toml has no [tls] cert_file); nothing can expire", ""}}
 	}
 	var out []Finding
 	for _, p := range paths {

@@ -13,7 +13,7 @@ type clientKey struct{}
 // request without valid credentials; h finds the client with clientOf.
 func (s *Server) authed(h func(http.ResponseWriter, *http.Request) error) func(http.ResponseWriter, *http.Request) error {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		c, err := s.auth.Load().authenticate(r)
+		c, err := s.auth.Load().authenticate(r, s.tlsm.Load())
 		if err != nil {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="keyward"`)
 			return err
@@ -25,7 +25,7 @@ func (s *Server) authed(h func(http.ResponseWriter, *http.Request) error) func(h
 // tezosAuthed is authed for the Octez API's handlers.
 func (s *Server) tezosAuthed(h func(http.ResponseWriter, *http.Request) (string, error)) func(http.ResponseWriter, *http.Request) (string, error) {
 	return func(w http.ResponseWriter, r *http.Request) (string, error) {
-		c, err := s.auth.Load().authenticate(r)
+		c, err := s.auth.Load().authenticate(r, s.tlsm.Load())
 		if err != nil {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="keyward"`)
 			return "unauthenticated", err

@@ -31,6 +31,10 @@ const tokenPrefix = "kw1_"
 
 // Clients is the decoded clients.toml: who may call the signing APIs, and for what.
 //
+// On a TLS connection with a client certificate (tls.go) and no Authorization header, the
+// certificate names the client: the entry whose cert_sha256 is its fingerprint, else the
+// entry named by the TLS configuration (known_clients_file, or a client CA's Common Name).
+//
 // A request with `Authorization: Bearer <token>` is the client whose token hash matches
 // (SHA-256, compared in constant time against every client); a wrong or malformed token
 // is refused (401) even from loopback. A request without the header is the Loopback
@@ -50,10 +54,16 @@ type LoopbackClient struct {
 	Operations []string `toml:"operations"`
 }
 
-// ClientEntry is a client with a bearer token.
+// ClientEntry is a named client: with a bearer token, a TLS client certificate, or both.
+// An entry with neither is reached only through a certificate that the TLS configuration
+// accepts and names: a known_clients_file line with this name, or a certificate issued by
+// the client CA whose Common Name is this name.
 type ClientEntry struct {
 	// TokenSHA256 is the hex SHA-256 of the token; the token itself is never stored.
-	TokenSHA256 string `toml:"token_sha256"`
+	TokenSHA256 string `toml:"token_sha256,omitempty"`
+	// CertSHA256 is the SHA-256 fingerprint of the client's certificate (DER), as 64 hex
+	// digits or as AA:BB:… (the form of Web3Signer's known clients and openssl).
+	CertSHA256 string `toml:"cert_sha256,omitempty"`
 	// Keys are the keys the client may use: "*", an exact 0x-hex BLS public key or a pkh,
 	// or a prefix ending in "*" ("0xa1b2*", "tz1*").
 	Keys []string `toml:"keys"`
@@ -102,13 +112,25 @@ func (c *Clients) Validate() error {
 			return err
 		}
 	}
-	for name, e := range c.Clients {
+	certs := map[[sha256.Size]byte]string{}
+	for _, name := range c.Names() {
+		e := c.Clients[name]
 		who := fmt.Sprintf("[clients.%s]", name)
 		if !clientNameRE.MatchString(name) || name == "loopback" {
 			return fmt.Errorf("%s %s: names are 1 to 63 of a-z 0-9 . _ -, not \"loopback\"", ClientsFile, who)
 		}
-		if b, err := hex.DecodeString(e.TokenSHA256); err != nil || len(b) != sha256.Size || e.TokenSHA256 != strings.ToLower(e.TokenSHA256) {
+		if b, err := hex.DecodeString(e.TokenSHA256); e.TokenSHA256 != "" && (err != nil || len(b) != sha256.Size || e.TokenSHA256 != strings.ToLower(e.TokenSHA256)) {
 			return fmt.Errorf("%s %s: token_sha256 must be 64 lower-case hex digits", ClientsFile, who)
+		}
+		if e.CertSHA256 != "" {
+			fp, err := ParseFingerprint(e.CertSHA256)
+			if err != nil {
+				return fmt.Errorf("%s %s: cert_sha256: %v", ClientsFile, who, err)
+			}
+			if other, dup := certs[fp]; dup {
+				return fmt.Errorf("%s %s: cert_sha256 is also [clients.%s]'s: one certificate, one client", ClientsFile, who, other)
+			}
+			certs[fp] = name
 		}
 		if err := check(who, e.Keys, e.Operations); err != nil {
 			return err
@@ -165,7 +187,7 @@ func (c *Clients) Marshal() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return append([]byte("# keyward gateway clients: bearer-token hashes and scopes. Edit with `keyward clients`.\n"), b...), nil
+	return append([]byte("# keyward gateway clients: bearer-token hashes, certificate fingerprints and scopes. Edit with `keyward clients`.\n"), b...), nil
 }
 
 // Names returns the token clients' names, sorted.
@@ -201,6 +223,8 @@ type client struct {
 type authenticator struct {
 	loopback *client
 	tokens   []tokenClient
+	certs    map[[sha256.Size]byte]*client // by cert_sha256
+	byName   map[string]*client            // every named client
 }
 
 type tokenClient struct {
@@ -215,27 +239,46 @@ func newAuthenticator(c *Clients) (*authenticator, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
-	a := &authenticator{}
+	a := &authenticator{certs: map[[sha256.Size]byte]*client{}, byName: map[string]*client{}}
 	if c.Loopback != nil {
 		a.loopback = &client{name: "loopback", keys: c.Loopback.Keys, ops: c.Loopback.Operations}
 	}
 	for _, name := range c.Names() {
 		e := c.Clients[name]
+		cl := &client{name: name, keys: e.Keys, ops: e.Operations}
+		a.byName[name] = cl
+		if e.CertSHA256 != "" {
+			fp, _ := ParseFingerprint(e.CertSHA256) // validated above
+			a.certs[fp] = cl
+		}
+		if e.TokenSHA256 == "" {
+			continue
+		}
 		var t tokenClient
 		_, _ = hex.Decode(t.hash[:], []byte(e.TokenSHA256)) // validated above
-		t.client = client{name: name, keys: e.Keys, ops: e.Operations}
+		t.client = *cl
 		a.tokens = append(a.tokens, t)
 	}
 	return a, nil
 }
 
 // errUnauthenticated is the one 401 answer: it does not say which check failed.
-var errUnauthenticated = &httpError{Code: http.StatusUnauthorized, Msg: "authentication required: a valid bearer token, or a loopback connection where allowed"}
+var errUnauthenticated = &httpError{Code: http.StatusUnauthorized, Msg: "authentication required: a valid bearer token, a client certificate of a known client, or a loopback connection where allowed"}
 
 // authenticate returns the client of r, or a 401. The source address is the connection's
 // (r.RemoteAddr); Host, Forwarded and X-Forwarded-For are never read.
-func (a *authenticator) authenticate(r *http.Request) (*client, error) {
+//
+// On a TLS connection with a client certificate and no Authorization header, the
+// certificate names the client (certClient); a certificate that names no client in
+// clients.toml is a 401 even from loopback.
+func (a *authenticator) authenticate(r *http.Request, m *TLSMaterial) (*client, error) {
 	h, present := r.Header["Authorization"]
+	if !present && r.TLS != nil && len(r.TLS.PeerCertificates) > 0 {
+		if c := a.certClient(r.TLS.PeerCertificates, m); c != nil {
+			return c, nil
+		}
+		return nil, errUnauthenticated
+	}
 	if !present {
 		if a.loopback != nil && fromLoopback(r.RemoteAddr) {
 			return a.loopback, nil

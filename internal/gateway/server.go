@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -45,6 +46,8 @@ type Options struct {
 	// Clients says who may call the signing APIs and for what (LoadClients); required:
 	// authentication has no "off" value.
 	Clients *Clients
+	// TLS, when set, makes both listeners serve TLS 1.3 only (LoadTLS); SetTLS replaces it.
+	TLS *TLSMaterial
 }
 
 // Server serves the Web3Signer eth2 API, health and metrics, and on a listener of its
@@ -53,6 +56,7 @@ type Server struct {
 	opts     Options
 	inFlight chan struct{}                 // semaphore of MaxInFlight slots, shared by both APIs
 	auth     atomic.Pointer[authenticator] // swapped whole by SetClients
+	tlsm     atomic.Pointer[TLSMaterial]   // nil: plain HTTP; swapped whole by SetTLS
 	metrics  *metrics
 	handler  http.Handler
 	tezos    http.Handler
@@ -74,6 +78,7 @@ func New(opts Options) (*Server, error) {
 	}
 	s := &Server{opts: opts, inFlight: make(chan struct{}, opts.MaxInFlight), metrics: newMetrics()}
 	s.auth.Store(auth)
+	s.tlsm.Store(opts.TLS)
 	mux := http.NewServeMux()
 	mux.Handle("POST /api/v1/eth2/sign/{identifier}", s.handle(s.authed(s.ethSign)))
 	mux.Handle("GET /api/v1/eth2/publicKeys", s.handle(s.authed(s.ethPublicKeys)))
@@ -122,6 +127,9 @@ func (s *Server) ServeTezos(ctx context.Context, ln net.Listener) error {
 }
 
 func (s *Server) serve(ctx context.Context, ln net.Listener, h http.Handler) error {
+	if s.tlsm.Load() != nil {
+		ln = tls.NewListener(ln, s.tlsConfig())
+	}
 	srv := &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: 5 * time.Second,

@@ -144,6 +144,22 @@ func (k *TezosKey) Sign(payload []byte) ([]byte, error) {
 	return nil, fmt.Errorf("sign: %w", ErrUnsupportedFormat)
 }
 
+// DeterministicSignatures reports whether signing the same bytes again always gives the
+// byte-identical signature. It is true for every kind keyward holds locally: Ed25519
+// (RFC 8032), secp256k1 and P-256 ECDSA with RFC 6979 nonces and low-S normalization,
+// and BLS (no randomness at all). The core relies on it to record a Tezos signature
+// without waiting for its commit (core: deterministicSigner; it keeps the durable record
+// for tz4 anyway, whose signature also depends on the requested scheme). A backend with random
+// nonces (a KMS or HSM signing ECDSA) must answer false, and its signatures are then
+// recorded durably before they are returned.
+func (k *TezosKey) DeterministicSignatures() bool {
+	switch k.typ {
+	case KeyTypeEd25519, KeyTypeSecp256k1, KeyTypeP256, KeyTypeTezosBLS:
+		return true
+	}
+	return false
+}
+
 // SignAUG signs a payload with the BLS AUG ciphersuite (Tezos signature version 1:
 // public key ‖ payload). Only tz4 keys have it.
 func (k *TezosKey) SignAUG(payload []byte) ([]byte, error) {

@@ -1,9 +1,14 @@
 // Package protect is the core's slashing protection: the rules that refuse a slashable
 // Ethereum signature and the durable store that remembers everything signed (complete
 // history, EIP-3076). It also keeps the Tezos high watermarks (tezos.go: one mark per
-// chain, key and class, through TezosGuard: check, record, record the signature, each
-// durable before it returns) and imports those of octez-signer and Signatory
-// (tezos_import.go). The Tezos rule itself is tezos.CheckWatermark.
+// chain, key and class, through TezosGuard: check, then record the mark, durable before
+// it returns and so before signing (Inv 5); then the signature, for identical-bytes
+// reissue: durable before it returns for keys that may sign non-deterministically
+// (RecordSignature; and always for tz4, which can sign the same bytes under two schemes),
+// folded into the next group commit without waiting for deterministic local keys
+// (NoteSignature: a lost record only means identical bytes are signed again, to the same
+// signature). It imports the marks of octez-signer and Signatory (tezos_import.go). The
+// Tezos rule itself is tezos.CheckWatermark.
 //
 // It upholds Inv 5: for each key, the check and the record happen under one lock, and
 // CheckBlock/CheckAttestation return nil only after the record is durable on disk (bbolt

@@ -170,6 +170,50 @@ func (g *TezosGuard) RecordSignature(wk tezos.WatermarkKey, hash [32]byte, sig [
 	return g.put(wk, &tezos.Mark{Level: wk.Level, Round: wk.Round, PayloadHash: hash, Signature: append([]byte(nil), sig...)})
 }
 
+// NoteSignature stores the signature with the mark recorded by Record without waiting
+// for it to be durable: memory now, disk in the next group commit, whose fsync it shares
+// with whatever else is committed then. Use it only for keys whose signing is
+// deterministic (core decides; see core.deterministicSigner), right after Record of the
+// same mark under the same guard (anything else is refused). Why that is safe:
+//
+//   - Inv 5 is untouched: the mark (level, round, payload hash) was made durable by Record
+//     before the signature existed; only the copy of the signature is late.
+//   - The signature record exists only so that a retry of identical bytes gets the
+//     identical signature back. If the write is lost (crash, or a failed commit), the disk
+//     holds the mark without a signature, and tezos.CheckWatermark answers VerdictSign for
+//     the same bytes at the same level and round: the key signs them again, and a
+//     deterministic scheme gives the byte-identical signature. Nothing different ever
+//     leaves the signer for the same bytes.
+//   - The disk write is conditional: it lands only if the stored mark is still this mark
+//     without a signature, so a late write can never lower or replace a newer mark
+//     recorded after this guard was released.
+//
+// In memory the signature is visible at once, so the key's marks in memory can be ahead of
+// the disk by this signature only.
+func (g *TezosGuard) NoteSignature(wk tezos.WatermarkKey, hash [32]byte, sig []byte) error {
+	if len(sig) == 0 || len(sig) > maxTezosSigLen {
+		return fmt.Errorf("record signature: %d bytes", len(sig))
+	}
+	mk := tezosMarkKey{chain: wk.ChainID, class: wk.Class}
+	if cur := g.e.marks[mk]; cur == nil || cur.Level != wk.Level || cur.Round != wk.Round || cur.PayloadHash != hash || len(cur.Signature) != 0 {
+		return fmt.Errorf("note signature: the key's mark is not the one just recorded")
+	}
+	m := &tezos.Mark{Level: wk.Level, Round: wk.Round, PayloadHash: hash, Signature: append([]byte(nil), sig...)}
+	key, val := tezosDBKey(g.pkh, mk), encodeTezosMark(m)
+	unsigned := encodeTezosMark(&tezos.Mark{Level: wk.Level, Round: wk.Round, PayloadHash: hash})
+	// The guard holds enter() until Unlock, so Close cannot close the channel under us;
+	// done is buffered, so the committer never waits for a reader.
+	g.s.commits <- &pending{done: make(chan error, 1), write: func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketTezos)
+		if !bytes.Equal(b.Get(key), unsigned) {
+			return nil // a newer mark (or this one, signed) is already there
+		}
+		return b.Put(key, val)
+	}}
+	g.e.marks[mk] = m
+	return nil
+}
+
 // put writes one mark through the group committer and, once durable, into memory.
 func (g *TezosGuard) put(wk tezos.WatermarkKey, m *tezos.Mark) error {
 	mk := tezosMarkKey{chain: wk.ChainID, class: wk.Class}
