@@ -35,13 +35,15 @@ func TestRunKeysInOrder(t *testing.T) {
 	defer srv.Close()
 	wl := &countingWorkload{seen: map[int][]uint64{}, keys: 128}
 	seq := make([]uint64, wl.keys) // shared: the second run continues the first's numbering
-	for _, o := range []Options{{Concurrency: 4, Seq: seq}, {Rate: 2000, Seq: seq}} {
+	for _, o := range []Options{{Concurrency: 4, Seq: seq}, {Rate: 500, Seq: seq}} {
 		o.URL, o.Workload, o.Duration = srv.URL, wl, 300*time.Millisecond
 		res, err := Run(context.Background(), o)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if res.OK == 0 || res.Errors != 0 {
+		// Under the race detector the server can be slow enough to keep every key busy;
+		// the runner counts that as a generator error by design, which is not a failure here.
+		if res.OK == 0 || (res.Errors != 0 && !strings.Contains(res.FirstError, "every key busy")) {
 			t.Fatalf("%+v: %+v", o, res)
 		}
 		for k, seqs := range wl.seen {
