@@ -379,3 +379,20 @@ func TestBatchVerifyRefusesOnlyTheBadSignature_Inv6(t *testing.T) {
 		}
 	}
 }
+
+// TestInlinePanicDoesNotStopCore_Inv8: a panic while answering a cheap request (here the
+// status) becomes an "unavailable" answer, and the core goes on serving the connection.
+func TestInlinePanicDoesNotStopCore_Inv8(t *testing.T) {
+	s := newService(t, asBLS(realKeys(t, 1)))
+	a, b := net.Pipe()
+	go s.Serve(b, Limits{MaxConcurrent: 2, QueueDepth: 2}, func() *wire.Status { panic("status broke") }, slog.New(slog.DiscardHandler))
+	c := wire.NewClient(a)
+	defer c.Close()
+	_, err := c.Status(t.Context())
+	if we, ok := wire.IsRefusal(err); !ok || we.Kind != wire.KindUnavailable {
+		t.Fatalf("status after a panic: %v, want an unavailable refusal", err)
+	}
+	if l, err := c.ListKeys(t.Context()); err != nil || len(l.BLS) != 1 {
+		t.Fatalf("core stopped serving after a panic: %v", err)
+	}
+}

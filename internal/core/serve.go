@@ -65,7 +65,7 @@ func (s *Service) Serve(conn net.Conn, lim Limits, status StatusFunc, log *slog.
 	}
 
 	var admins sync.WaitGroup // key-management operations running aside
-	err := s.readLoop(conn, jobs, out, status, &admins)
+	err := s.readLoop(conn, jobs, out, status, &admins, log)
 	close(jobs)
 	workers.Wait()
 	admins.Wait()
@@ -81,7 +81,7 @@ func (s *Service) Serve(conn net.Conn, lim Limits, status StatusFunc, log *slog.
 	return err
 }
 
-func (s *Service) readLoop(conn net.Conn, jobs chan<- wire.Frame, out chan<- []byte, status StatusFunc, admins *sync.WaitGroup) error {
+func (s *Service) readLoop(conn net.Conn, jobs chan<- wire.Frame, out chan<- []byte, status StatusFunc, admins *sync.WaitGroup, log *slog.Logger) error {
 	r := bufio.NewReaderSize(conn, 64<<10)
 	for {
 		f, err := wire.ReadFrame(r)
@@ -95,60 +95,89 @@ func (s *Service) readLoop(conn net.Conn, jobs chan<- wire.Frame, out chan<- []b
 			default: // bounded queue: refuse now rather than pile up
 				out <- errorFrame(resultType(f.Type), f.ID, wire.Errorf(wire.KindUnavailable, "core overloaded: %d requests waiting", cap(jobs)))
 			}
-		case wire.MsgTezosPublicKey:
-			pkh, err := wire.DecodePKH(f.Body)
-			if err != nil {
-				return err
-			}
-			r, werr := s.TezosPublicKey(pkh)
-			if werr != nil {
-				out <- errorFrame(wire.MsgError, f.ID, werr)
-				continue
-			}
-			out <- wire.FinishFrame(wire.AppendTezosPublicKeyResult(wire.StartFrame(wire.MsgTezosPublicKeyResult, f.ID), r))
-		case wire.MsgTezosKnownKeys:
-			if len(f.Body) != 0 {
-				return fmt.Errorf("%w: known keys with a body", wire.ErrMalformed)
-			}
-			l, werr := s.TezosKnownKeys()
-			if werr != nil {
-				out <- errorFrame(wire.MsgError, f.ID, werr)
-				continue
-			}
-			out <- wire.FinishFrame(wire.AppendTezosKeyList(wire.StartFrame(wire.MsgTezosKnownKeysResult, f.ID), l))
-		case wire.MsgTezosAuthorizedKeys:
-			if len(f.Body) != 0 {
-				return fmt.Errorf("%w: authorized keys with a body", wire.ErrMalformed)
-			}
-			out <- wire.FinishFrame(wire.AppendTezosAuthorizedKeys(wire.StartFrame(wire.MsgTezosAuthorizedKeysResult, f.ID), s.TezosAuthorizedKeys()))
-		case wire.MsgListKeys:
-			if len(f.Body) != 0 {
-				return fmt.Errorf("%w: list keys with a body", wire.ErrMalformed)
-			}
-			out <- wire.FinishFrame(wire.AppendKeyList(wire.StartFrame(wire.MsgKeyList, f.ID), &wire.KeyList{BLS: s.PublicKeys()}))
-		case wire.MsgStatus:
-			if len(f.Body) != 0 {
-				return fmt.Errorf("%w: status with a body", wire.ErrMalformed)
-			}
-			body, err := wire.EncodeStatus(status())
-			if err != nil {
-				out <- errorFrame(wire.MsgError, f.ID, wire.Errorf(wire.KindUnavailable, "status unavailable"))
-				continue
-			}
-			out <- wire.AppendFrame(nil, wire.MsgStatusResult, f.ID, body)
 		case wire.MsgKeystoreImport, wire.MsgKeystoreDelete:
 			// Minutes of scrypt must not stall signing: run aside. At most one runs
 			// (admin.busy); the others are answered unavailable at once.
 			admins.Go(func() { out <- s.handleAdmin(f) })
-		case wire.MsgKeystoreList:
-			l, werr := s.ListKeystores()
-			out <- jsonFrame(wire.MsgKeystoreListResult, f.ID, l, werr)
-		case wire.MsgHighWatermark:
-			h, werr := s.HighWatermark()
-			out <- jsonFrame(wire.MsgHighWatermarkResult, f.ID, h, werr)
 		default:
-			return fmt.Errorf("%w: message type %d from gateway", wire.ErrMalformed, f.Type)
+			answer, err := s.handleInline(f, status, log)
+			if err != nil {
+				return err
+			}
+			out <- answer
 		}
+	}
+}
+
+// handleInline answers the cheap requests on the reader goroutine. A request that breaks
+// the protocol returns an error (the gateway is then disconnected); no panic escapes
+// (Inv 8): it becomes an "unavailable" answer and the core keeps serving.
+func (s *Service) handleInline(f wire.Frame, status StatusFunc, log *slog.Logger) (answer []byte, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			log.Error("panic in a core request", "type", f.Type, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			answer, err = errorFrame(wire.MsgError, f.ID, wire.Errorf(wire.KindUnavailable, "internal error")), nil
+		}
+	}()
+	noBody := func(what string) error {
+		if len(f.Body) != 0 {
+			return fmt.Errorf("%w: %s with a body", wire.ErrMalformed, what)
+		}
+		return nil
+	}
+	switch f.Type {
+	case wire.MsgTezosPublicKey:
+		pkh, err := wire.DecodePKH(f.Body)
+		if err != nil {
+			return nil, err
+		}
+		r, werr := s.TezosPublicKey(pkh)
+		if werr != nil {
+			return errorFrame(wire.MsgError, f.ID, werr), nil
+		}
+		return wire.FinishFrame(wire.AppendTezosPublicKeyResult(wire.StartFrame(wire.MsgTezosPublicKeyResult, f.ID), r)), nil
+	case wire.MsgTezosKnownKeys:
+		if err := noBody("known keys"); err != nil {
+			return nil, err
+		}
+		l, werr := s.TezosKnownKeys()
+		if werr != nil {
+			return errorFrame(wire.MsgError, f.ID, werr), nil
+		}
+		return wire.FinishFrame(wire.AppendTezosKeyList(wire.StartFrame(wire.MsgTezosKnownKeysResult, f.ID), l)), nil
+	case wire.MsgTezosAuthorizedKeys:
+		if err := noBody("authorized keys"); err != nil {
+			return nil, err
+		}
+		return wire.FinishFrame(wire.AppendTezosAuthorizedKeys(wire.StartFrame(wire.MsgTezosAuthorizedKeysResult, f.ID), s.TezosAuthorizedKeys())), nil
+	case wire.MsgListKeys:
+		if err := noBody("list keys"); err != nil {
+			return nil, err
+		}
+		return wire.FinishFrame(wire.AppendKeyList(wire.StartFrame(wire.MsgKeyList, f.ID), &wire.KeyList{BLS: s.PublicKeys()})), nil
+	case wire.MsgStatus:
+		if err := noBody("status"); err != nil {
+			return nil, err
+		}
+		body, err := wire.EncodeStatus(status())
+		if err != nil {
+			return errorFrame(wire.MsgError, f.ID, wire.Errorf(wire.KindUnavailable, "status unavailable")), nil
+		}
+		return wire.AppendFrame(nil, wire.MsgStatusResult, f.ID, body), nil
+	case wire.MsgKeystoreList:
+		if err := noBody("keystore list"); err != nil {
+			return nil, err
+		}
+		l, werr := s.ListKeystores()
+		return jsonFrame(wire.MsgKeystoreListResult, f.ID, l, werr), nil
+	case wire.MsgHighWatermark:
+		if err := noBody("high watermark"); err != nil {
+			return nil, err
+		}
+		h, werr := s.HighWatermark()
+		return jsonFrame(wire.MsgHighWatermarkResult, f.ID, h, werr), nil
+	default:
+		return nil, fmt.Errorf("%w: message type %d from gateway", wire.ErrMalformed, f.Type)
 	}
 }
 
