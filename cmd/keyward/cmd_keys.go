@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -15,6 +14,7 @@ import (
 
 	"golang.org/x/term"
 
+	"github.com/keyward/keyward/internal/boundedio"
 	"github.com/keyward/keyward/internal/config"
 	"github.com/keyward/keyward/internal/keys"
 	"github.com/keyward/keyward/internal/tezos"
@@ -320,7 +320,7 @@ var tezosKinds = map[string]tezos.KeyKind{
 
 // importOctez imports an octez-client secret_keys file and prints one line per entry.
 func importOctez(dirFlag, path, pwFile string) int {
-	data, err := readFileLimited(path, 1<<20)
+	data, err := boundedio.ReadFile(path, 1<<20)
 	if err != nil {
 		return fail("keys import: %v", err)
 	}
@@ -333,7 +333,7 @@ func importOctez(dirFlag, path, pwFile string) int {
 		if pwFile == "" {
 			return nil, errors.New("encrypted key: pass --password-file")
 		}
-		b, err := readFileLimited(pwFile, 4096)
+		b, err := boundedio.ReadFile(pwFile, 4096)
 		if err != nil {
 			return nil, err
 		}
@@ -363,21 +363,4 @@ func importOctez(dirFlag, path, pwFile string) int {
 		fmt.Fprintln(os.Stderr, "keyward: restart keyward for new keys to be served")
 	}
 	return status
-}
-
-// readFileLimited reads a whole file of at most limit bytes.
-func readFileLimited(path string, limit int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
-	}
-	if int64(len(b)) > limit {
-		return nil, fmt.Errorf("%s: larger than %d bytes", path, limit)
-	}
-	return b, nil
 }

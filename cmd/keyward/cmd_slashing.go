@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/keyward/keyward/internal/boundedio"
 	"github.com/keyward/keyward/internal/config"
 	"github.com/keyward/keyward/internal/eth"
 	"github.com/keyward/keyward/internal/protect"
@@ -176,12 +177,12 @@ func readLimited(name string, limit int64) ([]byte, error) {
 		defer f.Close()
 		r = f
 	}
-	b, err := io.ReadAll(io.LimitReader(r, limit+1))
+	b, err := boundedio.ReadAll(r, limit)
+	if errors.Is(err, boundedio.ErrTooLarge) {
+		return nil, fmt.Errorf("read interchange: %w: more than %d bytes", protect.ErrInterchangeTooLarge, limit)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("read interchange: %w", err)
-	}
-	if int64(len(b)) > limit {
-		return nil, fmt.Errorf("read interchange: %w: more than %d bytes", protect.ErrInterchangeTooLarge, limit)
 	}
 	return b, nil
 }

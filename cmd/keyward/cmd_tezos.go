@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/keyward/keyward/internal/boundedio"
 	"github.com/keyward/keyward/internal/protect"
 	"github.com/keyward/keyward/internal/tezos"
 )
@@ -92,7 +93,7 @@ func readOctezWatermarks(dir string) ([]protect.TezosMark, error) {
 	var out []protect.TezosMark
 	found := 0
 	for _, f := range protect.OctezWatermarkFiles {
-		b, err := readFileLimited(filepath.Join(dir, f.Name), protect.MaxTezosWatermarkFile)
+		b, err := boundedio.ReadFile(filepath.Join(dir, f.Name), protect.MaxTezosWatermarkFile)
 		if errors.Is(err, fs.ErrNotExist) {
 			continue
 		}
@@ -136,7 +137,7 @@ func readSignatoryWatermarks(path string) ([]protect.TezosMark, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: file name is not a chain id: %w", f, err)
 		}
-		b, err := readFileLimited(f, protect.MaxTezosWatermarkFile)
+		b, err := boundedio.ReadFile(f, protect.MaxTezosWatermarkFile)
 		if err != nil {
 			return nil, err
 		}

@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math/bits"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/keyward/keyward/internal/boundedio"
 )
 
 // Limits on untrusted keystore input.
@@ -97,12 +100,12 @@ func isUUID(s string) bool {
 
 // readKeystore reads at most maxKeystoreSize bytes and parses them strictly.
 func readKeystore(r io.Reader) (*keystore, error) {
-	data, err := io.ReadAll(io.LimitReader(r, maxKeystoreSize+1))
+	data, err := boundedio.ReadAll(r, maxKeystoreSize)
+	if errors.Is(err, boundedio.ErrTooLarge) {
+		return nil, fmt.Errorf("larger than %d bytes: %w", maxKeystoreSize, ErrInvalidKeystore)
+	}
 	if err != nil {
 		return nil, err
-	}
-	if len(data) > maxKeystoreSize {
-		return nil, fmt.Errorf("larger than %d bytes: %w", maxKeystoreSize, ErrInvalidKeystore)
 	}
 	return parseKeystore(data)
 }

@@ -5,13 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"time"
 
+	"github.com/keyward/keyward/internal/boundedio"
 	"github.com/keyward/keyward/internal/keys"
 	"github.com/keyward/keyward/internal/protect"
 )
@@ -277,21 +277,8 @@ const (
 	maxDefinitions  = 16 << 20
 )
 
-func readLimited(path string, limit int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
-	}
-	if int64(len(b)) > limit {
-		return nil, fmt.Errorf("read %s: larger than %d bytes", path, limit)
-	}
-	return b, nil
-}
+// readLimited reads a file whole, refusing one larger than limit (boundedio.ReadFile).
+func readLimited(path string, limit int64) ([]byte, error) { return boundedio.ReadFile(path, limit) }
 
 // readPassword reads a password file: it must be a regular file that group and others
 // cannot access (Inv 9), at most maxPasswordFile bytes; one trailing newline is removed.

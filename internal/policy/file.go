@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/pelletier/go-toml/v2"
 
+	"github.com/keyward/keyward/internal/boundedio"
 	"github.com/keyward/keyward/internal/tezos"
 )
 
@@ -79,12 +79,12 @@ func Load(dir string) (*Policy, error) {
 		return nil, fmt.Errorf("read %s: %w", FileName, err)
 	}
 	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, maxFileSize+1))
+	b, err := boundedio.ReadAll(f, maxFileSize)
+	if errors.Is(err, boundedio.ErrTooLarge) {
+		return nil, fmt.Errorf("%w: %s is larger than %d bytes", ErrInvalid, FileName, maxFileSize)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", FileName, err)
-	}
-	if len(b) > maxFileSize {
-		return nil, fmt.Errorf("%w: %s is larger than %d bytes", ErrInvalid, FileName, maxFileSize)
 	}
 	return Parse(b)
 }
