@@ -11,35 +11,10 @@
 # KEYWARD_TEZOS_CHAIN_ID (optional) is passed through to the test (default: mainnet).
 set -euo pipefail
 
-if [[ $# -ne 1 ]]; then
-  echo "usage: $0 PATH/TO/keyward" >&2
-  exit 2
-fi
-BIN=$1
-if [[ ! -x "$BIN" ]]; then
-  echo "run.sh: $BIN is not an executable file" >&2
-  exit 2
-fi
-BIN=$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")
-
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-
-command -v node >/dev/null || { echo "run.sh: node not found" >&2; exit 2; }
-command -v npm >/dev/null || { echo "run.sh: npm not found" >&2; exit 2; }
-
-# --- dependencies: npm ci when node_modules is missing or older than the lock file ---------------
-# npm ci writes node_modules/.package-lock.json; compare it with the committed lock.
-stale=0
-if [[ ! -d "$HERE/node_modules" || ! -f "$HERE/node_modules/.package-lock.json" ]]; then
-  stale=1
-elif [[ "$HERE/package-lock.json" -nt "$HERE/node_modules/.package-lock.json" ||
-        "$HERE/package.json" -nt "$HERE/node_modules/.package-lock.json" ]]; then
-  stale=1
-fi
-if [[ $stale -eq 1 ]]; then
-  echo "run.sh: installing test dependencies (npm ci)" >&2
-  (cd "$HERE" && npm ci --no-audit --no-fund) >&2
-fi
+# shellcheck source=../lib.sh
+source "$HERE/../lib.sh"
+client_test_setup "$@" "$HERE"
 
 # --- two free loopback ports (held together so they differ) ------------------------------------
 read -r ETH_PORT TEZOS_PORT < <(node -e '
