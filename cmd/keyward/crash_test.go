@@ -53,10 +53,69 @@ func TestCrashNeverSlashable_Inv5(t *testing.T) {
 	var got []signed
 	client := &http.Client{Timeout: 5 * time.Second}
 
-	for cycle := 0; cycle < *crashKills; cycle++ {
-		proc, url, _ := startCycle(t, client, func(eth, tez string) []string {
-			return []string{"run", "--dir", dir, "--eth-listen", eth}
-		})
+	args := func(eth, tez string) []string { return []string{"run", "--dir", dir, "--eth-listen", eth} }
+	killCycles(t, client, *crashKills, rng, args, func(cycle int, r *rand.Rand, url, _ string) bool {
+		// Requests in a small window of slots and epochs, so conflicts are frequent.
+		base := uint64(cycle) * 4
+		key := keys[r.IntN(len(keys))]
+		var s signed
+		var body string
+		if r.IntN(3) == 0 {
+			s = signed{key: key, block: true, slot: base + uint64(r.IntN(6))}
+			body = blockV2(s.slot, byte(r.IntN(3)))
+		} else {
+			t0 := base + uint64(r.IntN(6))
+			src := t0 - min(t0, uint64(r.IntN(4)))
+			s = signed{key: key, source: src, target: t0}
+			body = attestation(src, t0, byte(r.IntN(3)), "")
+		}
+		req, _ := http.NewRequest(http.MethodPost, url+"/api/v1/eth2/sign/"+key, strings.NewReader(body))
+		req.Header.Set("Accept", "application/json")
+		resp, err := client.Do(req)
+		if err != nil {
+			return false // killed
+		}
+		var m map[string]string
+		json.NewDecoder(resp.Body).Decode(&m)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || m["signature"] == "" {
+			return true
+		}
+		parsed, err := parseForTest(body)
+		if err != nil {
+			t.Error(err)
+			return false
+		}
+		sg, err := net.Signable(parsed)
+		if err != nil {
+			t.Error(err)
+			return false
+		}
+		s.root = sg.SigningRoot
+		if s.block {
+			s.slot = sg.Slot
+		} else {
+			s.source, s.target = sg.SourceEpoch, sg.TargetEpoch
+		}
+		mu.Lock()
+		got = append(got, s)
+		mu.Unlock()
+		return true
+	})
+	t.Logf("%d kills, %d signatures returned", *crashKills, len(got))
+	checkNotSlashable(t, got)
+	checkRecorded(t, dir, net, got)
+}
+
+// killCycles runs the crash cycles of both crash tests: start keyward with args on fresh
+// ports, eight concurrent clients calling request (one request each call; false stops that
+// client, e.g. when the signer was killed), a random delay, SIGKILL of the gateway (whose
+// Pdeathsig takes the core with it) or of the core itself, mid-write, then reap both.
+func killCycles(t *testing.T, client *http.Client, cycles int, rng *rand.Rand, args func(eth, tez string) []string,
+	request func(cycle int, r *rand.Rand, url, tezAddr string) bool) {
+	t.Helper()
+	for cycle := 0; cycle < cycles; cycle++ {
+		proc, url, tezAddr := startCycle(t, client, args)
 		var h struct {
 			CorePID int `json:"core_pid"`
 		}
@@ -64,69 +123,27 @@ func TestCrashNeverSlashable_Inv5(t *testing.T) {
 			json.NewDecoder(resp.Body).Decode(&h)
 			resp.Body.Close()
 		}
-		// Requests in a small window of slots and epochs, so conflicts are frequent.
-		base := uint64(cycle) * 4
 		var wg sync.WaitGroup
 		stop := make(chan struct{})
 		for c := 0; c < 8; c++ {
-			seed := rng.Uint64()
+			r := rand.New(rand.NewPCG(rng.Uint64(), uint64(c)))
 			wg.Go(func() {
-				r := rand.New(rand.NewPCG(seed, 7))
 				for {
 					select {
 					case <-stop:
 						return
 					default:
 					}
-					key := keys[r.IntN(len(keys))]
-					var s signed
-					var body string
-					if r.IntN(3) == 0 {
-						s = signed{key: key, block: true, slot: base + uint64(r.IntN(6))}
-						body = blockV2(s.slot, byte(r.IntN(3)))
-					} else {
-						t0 := base + uint64(r.IntN(6))
-						src := t0 - min(t0, uint64(r.IntN(4)))
-						s = signed{key: key, source: src, target: t0}
-						body = attestation(src, t0, byte(r.IntN(3)), "")
-					}
-					req, _ := http.NewRequest(http.MethodPost, url+"/api/v1/eth2/sign/"+key, strings.NewReader(body))
-					req.Header.Set("Accept", "application/json")
-					resp, err := client.Do(req)
-					if err != nil {
-						return // killed
-					}
-					var m map[string]string
-					json.NewDecoder(resp.Body).Decode(&m)
-					resp.Body.Close()
-					if resp.StatusCode == 200 && m["signature"] != "" {
-						req, err := parseForTest(body)
-						if err != nil {
-							t.Error(err)
-							return
-						}
-						sg, err := net.Signable(req)
-						if err != nil {
-							t.Error(err)
-							return
-						}
-						s.root = sg.SigningRoot
-						if s.block {
-							s.slot = sg.Slot
-						} else {
-							s.source, s.target = sg.SourceEpoch, sg.TargetEpoch
-						}
-						mu.Lock()
-						got = append(got, s)
-						mu.Unlock()
+					if !request(cycle, r, url, tezAddr) {
+						return
 					}
 				}
 			})
 		}
 		time.Sleep(time.Duration(rng.IntN(60)) * time.Millisecond)
-		victim := proc.pid // the gateway; Pdeathsig takes the core down with it
+		victim := proc.pid
 		if h.CorePID != 0 && rng.IntN(2) == 0 {
-			victim = h.CorePID // or the core itself, mid-write
+			victim = h.CorePID
 		}
 		syscall.Kill(victim, syscall.SIGKILL)
 		proc.killAll()
@@ -134,9 +151,6 @@ func TestCrashNeverSlashable_Inv5(t *testing.T) {
 		wg.Wait()
 		waitCoreGone(h.CorePID)
 	}
-	t.Logf("%d kills, %d signatures returned", *crashKills, len(got))
-	checkNotSlashable(t, got)
-	checkRecorded(t, dir, net, got)
 }
 
 // startCycle starts `keyward run` for one crash cycle on fresh loopback ports and waits

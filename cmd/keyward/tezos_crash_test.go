@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -47,74 +46,43 @@ func TestTezosCrashNeverDoubleSigns_Inv5(t *testing.T) {
 	var got []tzSigned
 	client := &http.Client{Timeout: 5 * time.Second}
 	cycles := min(*crashKills, 100)
-	for cycle := 0; cycle < cycles; cycle++ {
-		proc, url, tezAddr := startCycle(t, client, func(eth, tez string) []string {
-			return []string{"run", "--dir", dir, "--eth-listen", eth, "--tezos-listen", tez}
-		})
-		var h struct {
-			CorePID int `json:"core_pid"`
-		}
-		if resp, err := client.Get(url + "/healthcheck"); err == nil {
-			json.NewDecoder(resp.Body).Decode(&h)
-			resp.Body.Close()
-		}
-		base := uint32(cycle) * 3
-		var wg sync.WaitGroup
-		stop := make(chan struct{})
-		for c := 0; c < 8; c++ {
-			seed := rng.Uint64()
-			wg.Go(func() {
-				r := rand.New(rand.NewPCG(seed, 9))
-				for {
-					select {
-					case <-stop:
-						return
-					default:
-					}
-					i := r.IntN(len(pkhs))
-					pkh, bls := pkhs[i], i == 3
-					s := tzSigned{pkh: pkh, level: base + uint32(r.IntN(4)), round: uint32(r.IntN(2))}
-					var p []byte
-					switch r.IntN(3) {
-					case 0:
-						s.class = tezos.ClassBlock
-						p = tzBlock(tzMainnet, s.level, s.round)
-						p[len(p)-3] = byte(r.IntN(3)) // proof-of-work nonce: a different block at the same level and round
-					case 1:
-						s.class = tezos.ClassPreattestation
-						p = tzConsensus(tezos.MagicPreattestation, bls, tzMainnet, s.level, s.round, byte(r.IntN(3)))
-					default:
-						s.class = tezos.ClassAttestation
-						p = tzConsensus(tezos.MagicAttestation, bls, tzMainnet, s.level, s.round, byte(r.IntN(3)))
-					}
-					s.payload = hex.EncodeToString(p)
-					resp, err := client.Post("http://"+tezAddr+"/keys/"+pkh, "application/json", strings.NewReader(`"`+s.payload+`"`))
-					if err != nil {
-						return // killed
-					}
-					var m map[string]string
-					json.NewDecoder(resp.Body).Decode(&m)
-					resp.Body.Close()
-					if resp.StatusCode == 200 && m["signature"] != "" {
-						s.sig = m["signature"]
-						mu.Lock()
-						got = append(got, s)
-						mu.Unlock()
-					}
-				}
-			})
-		}
-		time.Sleep(time.Duration(rng.IntN(60)) * time.Millisecond)
-		victim := proc.pid
-		if h.CorePID != 0 && rng.IntN(2) == 0 {
-			victim = h.CorePID
-		}
-		syscall.Kill(victim, syscall.SIGKILL)
-		proc.killAll()
-		close(stop)
-		wg.Wait()
-		waitCoreGone(h.CorePID)
+	args := func(eth, tez string) []string {
+		return []string{"run", "--dir", dir, "--eth-listen", eth, "--tezos-listen", tez}
 	}
+	killCycles(t, client, cycles, rng, args, func(cycle int, r *rand.Rand, _, tezAddr string) bool {
+		base := uint32(cycle) * 3
+		i := r.IntN(len(pkhs))
+		pkh, bls := pkhs[i], i == 3
+		s := tzSigned{pkh: pkh, level: base + uint32(r.IntN(4)), round: uint32(r.IntN(2))}
+		var p []byte
+		switch r.IntN(3) {
+		case 0:
+			s.class = tezos.ClassBlock
+			p = tzBlock(tzMainnet, s.level, s.round)
+			p[len(p)-3] = byte(r.IntN(3)) // proof-of-work nonce: a different block at the same level and round
+		case 1:
+			s.class = tezos.ClassPreattestation
+			p = tzConsensus(tezos.MagicPreattestation, bls, tzMainnet, s.level, s.round, byte(r.IntN(3)))
+		default:
+			s.class = tezos.ClassAttestation
+			p = tzConsensus(tezos.MagicAttestation, bls, tzMainnet, s.level, s.round, byte(r.IntN(3)))
+		}
+		s.payload = hex.EncodeToString(p)
+		resp, err := client.Post("http://"+tezAddr+"/keys/"+pkh, "application/json", strings.NewReader(`"`+s.payload+`"`))
+		if err != nil {
+			return false // killed
+		}
+		var m map[string]string
+		json.NewDecoder(resp.Body).Decode(&m)
+		resp.Body.Close()
+		if resp.StatusCode == 200 && m["signature"] != "" {
+			s.sig = m["signature"]
+			mu.Lock()
+			got = append(got, s)
+			mu.Unlock()
+		}
+		return true
+	})
 	t.Logf("%d kills, %d Tezos signatures returned", cycles, len(got))
 	if len(got) == 0 {
 		t.Fatal("no signature was returned at all: the test proved nothing")
