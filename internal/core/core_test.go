@@ -18,8 +18,9 @@ import (
 	"github.com/keyward/keyward/internal/wire"
 )
 
-// realKeys generates n sealed keys and loads them the way the core does.
-func realKeys(tb testing.TB, n int) []*keys.BLSKey {
+// testStore creates a master key and an empty sealed key store in a temporary directory.
+// The caller closes the store.
+func testStore(tb testing.TB) *keys.Store {
 	tb.Helper()
 	dir := tb.TempDir()
 	mkPath := filepath.Join(dir, "master.key")
@@ -30,10 +31,18 @@ func realKeys(tb testing.TB, n int) []*keys.BLSKey {
 	if err != nil {
 		tb.Fatal(err)
 	}
+	defer mk.Zero()
 	st, err := keys.OpenStore(filepath.Join(dir, "keys.db"), mk, keys.StoreOptions{})
 	if err != nil {
 		tb.Fatal(err)
 	}
+	return st
+}
+
+// realKeys generates n sealed keys and loads them the way the core does.
+func realKeys(tb testing.TB, n int) []*keys.BLSKey {
+	tb.Helper()
+	st := testStore(tb)
 	defer st.Close()
 	if _, err := keys.GenerateBLS(st, n, keys.Meta{Source: keys.SourceGenerated}); err != nil {
 		tb.Fatal(err)

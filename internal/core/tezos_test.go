@@ -21,19 +21,7 @@ import (
 // realTezosKeys generates one sealed key of each Tezos kind and loads them as the core does.
 func realTezosKeys(tb testing.TB) []*keys.TezosKey {
 	tb.Helper()
-	dir := tb.TempDir()
-	mkPath := filepath.Join(dir, "master.key")
-	if err := keys.CreateMasterKey(mkPath); err != nil {
-		tb.Fatal(err)
-	}
-	mk, err := keys.LoadMasterKey(mkPath)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	st, err := keys.OpenStore(filepath.Join(dir, "keys.db"), mk, keys.StoreOptions{})
-	if err != nil {
-		tb.Fatal(err)
-	}
+	st := testStore(tb)
 	defer st.Close()
 	for _, k := range []tezos.KeyKind{tezos.KeyKindEd25519, tezos.KeyKindSecp256k1, tezos.KeyKindP256, tezos.KeyKindBLS} {
 		if _, err := keys.GenerateTezos(st, k, keys.Meta{}); err != nil {
