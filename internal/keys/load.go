@@ -114,6 +114,20 @@ func openBLS(aead cipher.AEAD, arena *secmem.Arena, k, v []byte) (*BLSKey, error
 	if err != nil {
 		return nil, err
 	}
+	slot, err := unsealToSlot(aead, arena, r, blsSecretSize)
+	if err != nil {
+		return nil, err
+	}
+	var pub [BLSPublicKeySize]byte
+	copy(pub[:], r.pub)
+	return bindBLSKey(arena, slot, pub, pk)
+}
+
+// unsealToSlot opens a record's ciphertext into a new arena slot. Inv 1: the plaintext is
+// written into the slot's scratch, never to the Go heap. The ciphertext length is fixed by
+// decodeRecord, so it fits the scratch's capacity; a plaintext of another size or place is
+// a programming error. On error the slot is freed.
+func unsealToSlot(aead cipher.AEAD, arena *secmem.Arena, r *record, secretSize int) ([]byte, error) {
 	slot, err := arena.Alloc()
 	if err != nil {
 		return nil, fmt.Errorf("allocate key slot: %w", err)
@@ -122,21 +136,17 @@ func openBLS(aead cipher.AEAD, arena *secmem.Arena, k, v []byte) (*BLSKey, error
 		arena.Free(slot)
 		return nil, fmt.Errorf("slot of %d bytes, need %d: %w", len(slot), BLSSlotSize, ErrSlotSize)
 	}
-	// Inv 1: the plaintext is written into the slot's scratch, never to the Go heap. The
-	// ciphertext length is fixed by decodeRecord, so it fits the scratch's capacity.
 	pt, err := aead.Open(slot[blsScratch:blsScratch], r.nonce, r.ciphertext, recordAD(r.header))
 	if err != nil {
 		arena.Free(slot)
 		return nil, ErrUnseal
 	}
-	if len(pt) != blsSecretSize || &pt[0] != &slot[blsScratch] {
+	if len(pt) != secretSize || &pt[0] != &slot[blsScratch] {
 		clear(pt)
 		arena.Free(slot)
 		panic("keys: internal error: plaintext left the arena slot")
 	}
-	var pub [BLSPublicKeySize]byte
-	copy(pub[:], r.pub)
-	return bindBLSKey(arena, slot, pub, pk)
+	return slot, nil
 }
 
 // LoadOneBLS opens the sealed key pub into a slot of arena: how a key imported while the

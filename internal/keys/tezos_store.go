@@ -167,23 +167,9 @@ func openTezos(aead cipher.AEAD, arena *secmem.Arena, t KeyType, k, v []byte) (*
 	if r.typ != t || !bytes.Equal(r.pub, k) {
 		return nil, fmt.Errorf("record filed under another key: %w", ErrCorrupt)
 	}
-	slot, err := arena.Alloc()
+	slot, err := unsealToSlot(aead, arena, r, tezosSecretSize)
 	if err != nil {
-		return nil, fmt.Errorf("allocate key slot: %w", err)
-	}
-	if len(slot) < BLSSlotSize {
-		arena.Free(slot)
-		return nil, fmt.Errorf("slot of %d bytes, need %d: %w", len(slot), BLSSlotSize, ErrSlotSize)
-	}
-	pt, err := aead.Open(slot[blsScratch:blsScratch], r.nonce, r.ciphertext, recordAD(r.header))
-	if err != nil {
-		arena.Free(slot)
-		return nil, ErrUnseal
-	}
-	if len(pt) != tezosSecretSize || &pt[0] != &slot[blsScratch] {
-		clear(pt)
-		arena.Free(slot)
-		panic("keys: internal error: plaintext left the arena slot")
+		return nil, err
 	}
 	return bindTezosKey(arena, slot, t, r.pub)
 }
