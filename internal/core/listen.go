@@ -18,7 +18,7 @@ import (
 // breaks the protocol ends the core (its supervisor restarts it; start-up runs no KDF).
 //
 // fd must be blocking: the accept waits in the kernel, and the seccomp filter admits
-// accept4 on this descriptor only (sandbox.Config.AcceptFD), and no poll call.
+// accept4 on the listed descriptors only (sandbox.Config.AcceptFDs), and no poll call.
 func acceptGateways(fd, gatewayUID int, serve func(net.Conn) error, log *slog.Logger) error {
 	for {
 		nfd, _, err := unix.Accept4(fd, unix.SOCK_CLOEXEC)

@@ -32,7 +32,7 @@ type RunOptions struct {
 	// ListenFD, when not 0, is a listening unix socket inherited from the service manager
 	// (socket activation): the core accepts one gateway at a time on it, serves only a
 	// peer running as GatewayUID, and its seccomp filter allows accept4 on this descriptor
-	// only (sandbox.Config.AcceptFD). It must be blocking.
+	// only (sandbox.Config.AcceptFDs). It must be blocking.
 	ListenFD int
 	// GatewayUID is the uid a gateway must run as (SO_PEERCRED), with ListenFD.
 	GatewayUID int
@@ -74,7 +74,10 @@ func Run(opts RunOptions) error {
 	// Confine before any key is read (Inv 1). Only the state directory stays reachable, plus
 	// the master key's directory when it lives elsewhere (a systemd credential).
 	mkPath := config.Path(opts.Dir, cfg.Core.MasterKey)
-	sc := sandbox.Config{StateDir: opts.Dir, Require: sandbox.RequireFull, AcceptFD: opts.ListenFD}
+	sc := sandbox.Config{StateDir: opts.Dir, Require: sandbox.RequireFull}
+	if opts.ListenFD != 0 {
+		sc.AcceptFDs = append(sc.AcceptFDs, opts.ListenFD)
+	}
 	if cfg.Core.Confinement == config.ConfinementBestEffort {
 		sc.Require = sandbox.RequireNone
 	}

@@ -178,7 +178,7 @@ func TestSeccompPolicy_Names(t *testing.T) {
 		"setresgid", "setgroups", "capset", "setrlimit", "munlockall", "init_module",
 		"finit_module", "memfd_create", "symlinkat", "linkat", "mknodat"}
 	for goarch, info := range map[string]*arch.Info{"amd64": arch.X86_64, "arm64": arch.AARCH64} {
-		p, err := seccompPolicy(goarch, 1234, 0)
+		p, err := seccompPolicy(goarch, 1234, nil)
 		if err != nil {
 			t.Fatalf("%s: %v", goarch, err)
 		}
@@ -203,7 +203,7 @@ func TestSeccompPolicy_Names(t *testing.T) {
 			}
 		}
 	}
-	p, err := seccompPolicy(runtime.GOARCH, os.Getpid(), 0)
+	p, err := seccompPolicy(runtime.GOARCH, os.Getpid(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -212,9 +212,10 @@ func TestSeccompPolicy_Names(t *testing.T) {
 	}
 }
 
-// TestApply_AcceptFDRefused: an AcceptFD that is a standard stream, not a socket, a TCP
-// listener or a unix socket that does not listen is refused as ErrConfig before any step.
-func TestApply_AcceptFDRefused(t *testing.T) {
+// TestApply_AcceptFDsRefused: an accept descriptor that is a standard stream, not a socket,
+// a TCP listener, a unix socket that does not listen, or a good one listed twice is refused
+// as ErrConfig before any step, also when another, good descriptor is listed with it.
+func TestApply_AcceptFDsRefused(t *testing.T) {
 	dir := t.TempDir()
 	f, err := os.Create(filepath.Join(dir, "file"))
 	if err != nil {
@@ -238,55 +239,82 @@ func TestApply_AcceptFDRefused(t *testing.T) {
 	}
 	defer unix.Close(pair[0])
 	defer unix.Close(pair[1])
-	for name, fd := range map[string]int{"stdin": 0, "stderr": 2, "regular file": int(f.Fd()),
-		"tcp listener": tcp, "unix socket not listening": pair[0]} {
+	good := unixListenerFD(t, filepath.Join(t.TempDir(), "good.sock"))
+	for name, fds := range map[string][]int{"stdin": {0}, "stderr": {2}, "negative": {-1},
+		"regular file": {int(f.Fd())}, "tcp listener": {tcp}, "unix socket not listening": {pair[0]},
+		"good then tcp": {good, tcp}, "good twice": {good, good}} {
 		t.Run(name, func(t *testing.T) {
 			k := &fakeKernel{abi: 7, seccompOK: true}
-			cfg := Config{StateDir: dir, AcceptFD: fd}
-			if fd == 0 {
-				cfg.AcceptFD = -1 // 0 means none; any other value below 3 is refused
-			}
-			_, err := apply(cfg, k.ops())
+			_, err := apply(Config{StateDir: dir, AcceptFDs: fds}, k.ops())
 			if !errors.Is(err, ErrConfig) {
-				t.Fatalf("apply with AcceptFD %d: %v, want ErrConfig", cfg.AcceptFD, err)
+				t.Fatalf("apply with AcceptFDs %v: %v, want ErrConfig", fds, err)
 			}
 			if len(k.calls) != 0 {
 				t.Errorf("steps taken before refusal: %v", k.calls)
 			}
 		})
 	}
+	t.Run("good", func(t *testing.T) {
+		k := &fakeKernel{abi: 7, seccompOK: true}
+		if _, err := apply(Config{StateDir: dir, AcceptFDs: []int{good}}, k.ops()); errors.Is(err, ErrConfig) {
+			t.Fatalf("apply with a listening unix socket: %v", err)
+		}
+	})
 }
 
-// TestSeccompPolicy_AcceptFD: accept4 is allowed only with AcceptFD set, and only with the
-// descriptor as its first argument.
-func TestSeccompPolicy_AcceptFD(t *testing.T) {
-	for _, fd := range []int{0, 3, 7} {
-		p, err := seccompPolicy(runtime.GOARCH, 1234, fd)
+// unixListenerFD makes a listening unix socket at path; it is closed at the end of the test.
+func unixListenerFD(t *testing.T, path string) int {
+	t.Helper()
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Close(fd) })
+	if err := unix.Bind(fd, &unix.SockaddrUnix{Name: path}); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Listen(fd, 1); err != nil {
+		t.Fatal(err)
+	}
+	return fd
+}
+
+// TestSeccompPolicy_AcceptFDs: accept4 is allowed only on the listed descriptors, one rule
+// each with the descriptor as its first argument, and never unconditionally; accept never.
+func TestSeccompPolicy_AcceptFDs(t *testing.T) {
+	for _, fds := range [][]int{nil, {3}, {7}, {3, 9}} {
+		p, err := seccompPolicy(runtime.GOARCH, 1234, fds)
 		if err != nil {
 			t.Fatal(err)
 		}
-		var conds [][]seccomp.Condition
+		var got []uint64
 		for _, g := range p.Syscalls {
 			for _, n := range g.Names {
 				if n == "accept4" || n == "accept" {
-					t.Errorf("fd %d: %s allowed unconditionally", fd, n)
+					t.Errorf("fds %v: %s allowed unconditionally", fds, n)
 				}
 			}
 			for _, c := range g.NamesWithCondtions {
 				if c.Name == "accept" {
-					t.Errorf("fd %d: accept allowed", fd)
+					t.Errorf("fds %v: accept allowed", fds)
 				}
-				if c.Name == "accept4" && g.Action == seccomp.ActionAllow {
-					conds = append(conds, c.Conditions)
+				if c.Name != "accept4" || g.Action != seccomp.ActionAllow {
+					continue
 				}
+				if len(c.Conditions) != 1 || c.Conditions[0].Argument != 0 || c.Conditions[0].Operation != seccomp.Equal {
+					t.Errorf("fds %v: accept4 conditions %+v, want arg0 == fd", fds, c.Conditions)
+					continue
+				}
+				got = append(got, c.Conditions[0].Value)
 			}
 		}
-		switch {
-		case fd == 0 && len(conds) != 0:
-			t.Errorf("AcceptFD 0: accept4 allowed: %+v", conds)
-		case fd != 0 && (len(conds) != 1 || len(conds[0]) != 1 || conds[0][0].Argument != 0 ||
-			conds[0][0].Operation != seccomp.Equal || conds[0][0].Value != uint64(fd)):
-			t.Errorf("AcceptFD %d: accept4 conditions %+v, want arg0 == %d", fd, conds, fd)
+		if len(got) != len(fds) {
+			t.Fatalf("fds %v: accept4 allowed on %v", fds, got)
+		}
+		for i, fd := range fds {
+			if got[i] != uint64(fd) {
+				t.Errorf("fds %v: accept4 allowed on %v", fds, got)
+			}
 		}
 	}
 }

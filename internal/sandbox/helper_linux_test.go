@@ -410,6 +410,11 @@ func checkSocketpair() error {
 	if err != nil {
 		return fmt.Errorf("file conn: %w", err)
 	}
+	return pingPong(c)
+}
+
+// pingPong sends "ping" on c and wants "pong" back within 5 s; it closes c.
+func pingPong(c net.Conn) error {
 	defer c.Close()
 	if err := c.SetDeadline(time.Now().Add(5 * time.Second)); err != nil {
 		return err
@@ -531,11 +536,12 @@ func trimOutput(b []byte) string {
 	return s
 }
 
-// helperAcceptor confines itself with Config.AcceptFD = 3 (a listening unix socket at fd 3,
-// another one at fd 4) and reports: accept4 on fd 3 works and SO_PEERCRED names the peer;
-// accept4 on fd 4 is refused with EPERM; new sockets stay refused.
+// helperAcceptor confines itself with Config.AcceptFDs = {3, 4} (listening unix sockets at
+// fds 3 and 4, another one at fd 5) and reports: accept4 on fds 3 and 4 works and
+// SO_PEERCRED names the peer; accept4 on fd 5 is refused with EPERM; new sockets stay
+// refused.
 func helperAcceptor() int {
-	rep, err := Apply(Config{StateDir: os.Getenv(envState), AcceptFD: inheritedFD})
+	rep, err := Apply(Config{StateDir: os.Getenv(envState), AcceptFDs: []int{inheritedFD, inheritedFD + 1}})
 	out := confinedOutput{Report: rep}
 	if err != nil {
 		out.Err = err.Error()
@@ -544,41 +550,10 @@ func helperAcceptor() int {
 			name string
 			fn   func() error
 		}{
-			{"accept4_on_accept_fd_works", func() error {
-				nfd, _, err := unix.Accept4(inheritedFD, unix.SOCK_CLOEXEC)
-				if err != nil {
-					return fmt.Errorf("accept4(%d): %w", inheritedFD, err)
-				}
-				cred, err := unix.GetsockoptUcred(nfd, unix.SOL_SOCKET, unix.SO_PEERCRED)
-				if err != nil {
-					unix.Close(nfd)
-					return fmt.Errorf("SO_PEERCRED: %w", err)
-				}
-				if int(cred.Pid) != os.Getppid() {
-					unix.Close(nfd)
-					return fmt.Errorf("peer pid %d, want the parent %d", cred.Pid, os.Getppid())
-				}
-				// The accepted socket works as a net.Conn under the filter, as the core uses it.
-				f := os.NewFile(uintptr(nfd), "gateway")
-				c, err := net.FileConn(f)
-				f.Close()
-				if err != nil {
-					return fmt.Errorf("file conn: %w", err)
-				}
-				defer c.Close()
-				if err := c.SetDeadline(time.Now().Add(5 * time.Second)); err != nil {
-					return err
-				}
-				if _, err := c.Write([]byte("ping\n")); err != nil {
-					return fmt.Errorf("write: %w", err)
-				}
-				if line, err := bufio.NewReader(c).ReadString('\n'); err != nil || line != "pong\n" {
-					return fmt.Errorf("read %q: %v", line, err)
-				}
-				return nil
-			}},
+			{"accept4_on_accept_fd_works", func() error { return acceptPingPong(inheritedFD) }},
+			{"accept4_on_second_accept_fd_works", func() error { return acceptPingPong(inheritedFD + 1) }},
 			{"accept4_on_other_fd_refused", func() error {
-				nfd, _, err := unix.Accept4(inheritedFD+1, unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK)
+				nfd, _, err := unix.Accept4(inheritedFD+2, unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK)
 				if err == nil {
 					unix.Close(nfd)
 				}
@@ -605,4 +580,29 @@ func helperAcceptor() int {
 		return 1
 	}
 	return 0
+}
+
+// acceptPingPong accepts one connection on fd, checks that SO_PEERCRED names the parent,
+// and exchanges a ping over it as a net.Conn, as the core uses it under the filter.
+func acceptPingPong(fd int) error {
+	nfd, _, err := unix.Accept4(fd, unix.SOCK_CLOEXEC)
+	if err != nil {
+		return fmt.Errorf("accept4(%d): %w", fd, err)
+	}
+	cred, err := unix.GetsockoptUcred(nfd, unix.SOL_SOCKET, unix.SO_PEERCRED)
+	if err != nil {
+		unix.Close(nfd)
+		return fmt.Errorf("SO_PEERCRED: %w", err)
+	}
+	if int(cred.Pid) != os.Getppid() {
+		unix.Close(nfd)
+		return fmt.Errorf("peer pid %d, want the parent %d", cred.Pid, os.Getppid())
+	}
+	f := os.NewFile(uintptr(nfd), "peer")
+	c, err := net.FileConn(f)
+	f.Close()
+	if err != nil {
+		return fmt.Errorf("file conn: %w", err)
+	}
+	return pingPong(c)
 }

@@ -15,8 +15,9 @@
 //     rename) and the configured read-only paths (read only); TCP bind and connect are denied
 //     (ABI ≥ 4); abstract unix sockets and signals are scoped to the core's own domain (ABI ≥ 6);
 //  5. loads a seccomp allow-list on every thread (TSYNC): anything not listed fails with EPERM.
-//     The list has no socket, connect, bind, listen, accept (accept4 only on Config.AcceptFD,
-//     when the core is socket-activated), execve, ptrace, process_vm_*,
+//     The list has no socket, connect, bind, listen, accept (accept4 only on the descriptors of
+//     Config.AcceptFDs: the socket-activated gateway socket, the admin socket), execve, ptrace,
+//     process_vm_*,
 //     mount, bpf, io_uring, namespaces or setuid family; clone only creates threads (clone3
 //     answers ENOSYS so glibc falls back to clone, whose flags a filter can see); no new
 //     executable memory; prctl only reads, so PR_SET_DUMPABLE cannot undo step 2 (Inv 1).
@@ -67,12 +68,15 @@ type Config struct {
 	ReadOnlyPaths []string
 	// Require says what must be achieved or Apply fails. The zero value is RequireFull.
 	Require Requirement
-	// AcceptFD, when not 0, is a listening AF_UNIX socket inherited from the service manager
-	// (systemd socket activation, `keyward core --listen-fd`). The seccomp filter then allows
-	// accept4 on this one descriptor and on no other: the core can take a gateway's
-	// connection but cannot open, bind or listen on anything. It must be 3 or more (0, 1 and 2
-	// are the standard streams, and 0 means none) and be a listening unix socket.
-	AcceptFD int
+	// AcceptFDs are listening AF_UNIX sockets the process holds before Apply: the gateway
+	// socket inherited from the service manager (systemd socket activation, `keyward core
+	// --listen-fd`) and the core's local admin socket (operator approvals), which the core
+	// creates itself before it confines itself. The seccomp filter allows accept4 on these
+	// descriptors and on no other: the core can take a connection on them but cannot open,
+	// bind or listen on anything. Each must be 3 or more (0, 1 and 2 are the standard
+	// streams), appear once, and be a listening unix socket; TCP and other families are
+	// refused. May be empty.
+	AcceptFDs []int
 }
 
 // Requirement says how much confinement [Apply] must achieve.

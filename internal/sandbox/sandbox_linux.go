@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -220,14 +221,19 @@ func validate(cfg Config) error {
 			return err
 		}
 	}
-	if cfg.AcceptFD != 0 {
-		return checkListener(cfg.AcceptFD)
+	for i, fd := range cfg.AcceptFDs {
+		if slices.Contains(cfg.AcceptFDs[:i], fd) {
+			return fmt.Errorf("check accept descriptor %d: %w: listed twice", fd, ErrConfig)
+		}
+		if err := checkListener(fd); err != nil {
+			return err
+		}
 	}
 	return nil
 }
 
-// checkListener refuses an AcceptFD that is not a listening AF_UNIX socket: the exception
-// in the seccomp filter must not open a way to accept TCP connections.
+// checkListener refuses an accept descriptor that is not a listening AF_UNIX socket: the
+// exception in the seccomp filter must not open a way to accept TCP connections.
 func checkListener(fd int) error {
 	if fd < 3 {
 		return fmt.Errorf("check accept descriptor %d: %w: must be 3 or more", fd, ErrConfig)

@@ -293,31 +293,36 @@ func unixListener(t *testing.T, path string) *os.File {
 	return os.NewFile(uintptr(fd), path)
 }
 
-// TestApply_AcceptFD: with Config.AcceptFD the confined child accepts a connection on that
-// descriptor and reads the peer's credentials, while accept4 on another listening socket,
-// plain accept, listen and new sockets stay refused (the socket-activated core).
-func TestApply_AcceptFD(t *testing.T) {
+// TestApply_AcceptFDs: with Config.AcceptFDs the confined child accepts a connection on
+// each of the two listed descriptors (the socket-activated gateway socket, the admin socket)
+// and reads the peer's credentials, while accept4 on a third listening socket, plain
+// accept, listen and new sockets stay refused.
+func TestApply_AcceptFDs(t *testing.T) {
 	stateDir, sockDir := t.TempDir(), t.TempDir()
 	allowed := unixListener(t, filepath.Join(sockDir, "core.sock"))
+	admin := unixListener(t, filepath.Join(sockDir, "admin.sock"))
 	other := unixListener(t, filepath.Join(sockDir, "other.sock"))
 	defer allowed.Close()
+	defer admin.Close()
 	defer other.Close()
-	// Connect before the child starts: the connection waits in the backlog of fd 3, so the
-	// child's first accept4 finds it and no check can block.
-	c, err := net.Dial("unix", filepath.Join(sockDir, "core.sock"))
-	if err != nil {
-		t.Fatalf("dial: %v", err)
-	}
-	defer c.Close()
-	go func() { // the gateway side: answer "ping" with "pong"
-		line, err := bufio.NewReader(c).ReadString('\n')
-		if err == nil && line == "ping\n" {
-			_, _ = c.Write([]byte("pong\n"))
+	// Connect before the child starts: the connections wait in the backlogs of fds 3 and 4,
+	// so the child's accept4 calls find them and no check can block.
+	for _, name := range []string{"core.sock", "admin.sock"} {
+		c, err := net.Dial("unix", filepath.Join(sockDir, name))
+		if err != nil {
+			t.Fatalf("dial: %v", err)
 		}
-	}()
+		defer c.Close()
+		go func() { // the peer: answer "ping" with "pong"
+			line, err := bufio.NewReader(c).ReadString('\n')
+			if err == nil && line == "ping\n" {
+				_, _ = c.Write([]byte("pong\n"))
+			}
+		}()
+	}
 
 	cmd := helperCmd(t, testBinary(t), "acceptor", envState+"="+stateDir)
-	cmd.ExtraFiles = []*os.File{allowed, other} // fds 3 and 4 in the child
+	cmd.ExtraFiles = []*os.File{allowed, admin, other} // fds 3, 4 and 5 in the child
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	runErr := cmd.Run()
@@ -331,8 +336,8 @@ func TestApply_AcceptFD(t *testing.T) {
 	if got := out.Report.Level(); got != LevelFull {
 		t.Errorf("Level() = %q, want %q", got, LevelFull)
 	}
-	if len(out.Checks) != 5 {
-		t.Fatalf("child ran %d checks, want 5", len(out.Checks))
+	if len(out.Checks) != 6 {
+		t.Fatalf("child ran %d checks, want 6", len(out.Checks))
 	}
 	for _, c := range out.Checks {
 		t.Run(c.Name, func(t *testing.T) {

@@ -20,8 +20,9 @@ import (
 //   - socket, socketpair, connect, bind, listen, accept, accept4: the core's only socket is the
 //     inherited socketpair to the gateway; no new socket of any family (this also closes UDP
 //     and raw sockets, which Landlock's TCP rules do not cover). The one exception is
-//     Config.AcceptFD: accept4 on that inherited listening unix socket, and on no other
-//     descriptor (systemd socket activation, where the gateway is another service);
+//     Config.AcceptFDs: accept4 on those listening unix sockets, opened before Apply, and on
+//     no other descriptor (the systemd-activated gateway socket, where the gateway is another
+//     service; the core's admin socket for operator approvals);
 //   - execve, execveat, fork, vfork (and clone without CLONE_THREAD, see below): no new program
 //     and no child process;
 //   - ptrace, process_vm_readv, process_vm_writev, pidfd_getfd: no reading or writing another
@@ -46,9 +47,9 @@ const (
 )
 
 // seccompPolicy returns the allow-list for the running architecture. pid is the process id:
-// signals may only be sent inside the process. acceptFD, when not 0, is the one descriptor
-// accept4 may be called on (Config.AcceptFD).
-func seccompPolicy(goarch string, pid, acceptFD int) (seccomp.Policy, error) {
+// signals may only be sent inside the process. acceptFDs are the only descriptors accept4
+// may be called on (Config.AcceptFDs).
+func seccompPolicy(goarch string, pid int, acceptFDs []int) (seccomp.Policy, error) {
 	allow := []string{
 		// Go runtime: memory. mmap/mprotect are conditioned below (no PROT_EXEC).
 		"munmap", "mremap", "madvise", "brk",
@@ -123,12 +124,12 @@ func seccompPolicy(goarch string, pid, acceptFD int) (seccomp.Policy, error) {
 		{Name: "ioctl", Conditions: []seccomp.Condition{eq(1, ioctlFIONCLEX)}},
 		{Name: "ioctl", Conditions: []seccomp.Condition{eq(1, unix.TCGETS)}},
 	}
-	if acceptFD != 0 {
-		// Config.AcceptFD: accept4 on the inherited listening socket only. validate checked
-		// that it is a listening AF_UNIX socket. dup3 could put another descriptor at that
-		// number, but only one the core already holds, and no other of those listens: the
-		// filter refuses socket, bind and listen.
-		conditional = append(conditional, seccomp.NameWithConditions{Name: "accept4", Conditions: []seccomp.Condition{eq(0, uint64(acceptFD))}})
+	for _, fd := range acceptFDs {
+		// Config.AcceptFDs: accept4 on those listening sockets only, one rule each. validate
+		// checked that each is a listening AF_UNIX socket. dup3 could put another descriptor
+		// at such a number, but only one the core already holds, and no other of those
+		// listens: the filter refuses socket, bind and listen.
+		conditional = append(conditional, seccomp.NameWithConditions{Name: "accept4", Conditions: []seccomp.Condition{eq(0, uint64(fd))}})
 	}
 	// prctl: read-only queries used by CurrentState, plus thread naming.
 	for _, op := range []uint64{unix.PR_GET_DUMPABLE, unix.PR_GET_NO_NEW_PRIVS, unix.PR_GET_SECCOMP,
@@ -152,7 +153,7 @@ func seccompSupported() bool {
 	if _, err := arch.GetInfo(""); err != nil {
 		return false
 	}
-	if _, err := seccompPolicy(runtime.GOARCH, os.Getpid(), 0); err != nil {
+	if _, err := seccompPolicy(runtime.GOARCH, os.Getpid(), nil); err != nil {
 		return false
 	}
 	return seccomp.Supported()
@@ -163,7 +164,7 @@ func seccompSupported() bool {
 // positive return value, which LoadFilter would take for success. TSYNC_ESRCH turns that case
 // into an error on kernels that know it; the positive return is checked for the others.
 func loadSeccomp(cfg Config) error {
-	policy, err := seccompPolicy(runtime.GOARCH, os.Getpid(), cfg.AcceptFD)
+	policy, err := seccompPolicy(runtime.GOARCH, os.Getpid(), cfg.AcceptFDs)
 	if err != nil {
 		return err
 	}
