@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keyward/keyward/internal/audit"
 	"github.com/keyward/keyward/internal/gateway"
 )
 
@@ -75,6 +76,24 @@ func TestClientsEndToEnd(t *testing.T) {
 	}
 	if c := post(token); c != 200 {
 		t.Fatalf("the remaining token after the reload: %d", c)
+	}
+	// The gateway's refusals are in the core's audit trail, marked as the gateway's.
+	var trail string
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		b, _ := os.ReadFile(filepath.Join(s.dir, audit.FileName))
+		trail = string(b)
+		if strings.Contains(trail, `"reason":"401: authentication required`) && strings.Contains(trail, `"reason":"403: client other may not use key`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("gateway refusals not in the audit trail:\n%s", trail)
+		}
+	}
+	if !strings.Contains(trail, `"origin":"gateway","remote":"127.0.0.1:`) {
+		t.Fatalf("gateway refusal without its origin and source address:\n%s", trail)
+	}
+	if out := run(t, "audit", "verify", "--dir", s.dir); !strings.Contains(out, "ok: ") {
+		t.Fatalf("audit verify: %s", out)
 	}
 }
 

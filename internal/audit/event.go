@@ -50,6 +50,14 @@ type Event struct {
 	ValidatorIndex *uint64 `json:"validator_index,omitempty"`
 	Destination    string  `json:"destination,omitempty"`
 	Amount         *uint64 `json:"amount,omitempty"`
+	// Origin is "gateway" for a refusal the gateway decided and reported (401, 403 out of
+	// scope; wire.GatewayRefusal), empty for the core's own decisions. Remote is then the
+	// connection's source address and Suppressed how many further refusals were counted
+	// but not recorded one by one (the core records at most a bounded number per second).
+	// These are the gateway's assertions: a compromised gateway can forge or omit them.
+	Origin     string  `json:"origin,omitempty"`
+	Remote     string  `json:"remote,omitempty"`
+	Suppressed *uint64 `json:"suppressed,omitempty"`
 }
 
 // Hash is a SHA-256 record hash, written as 64 hex digits.

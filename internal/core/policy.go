@@ -46,7 +46,8 @@ type recorder struct {
 	audit     Auditor
 	log       *slog.Logger
 	now       func() time.Time
-	auditFail atomic.Bool // an audit failure was logged (log once, not per request)
+	auditFail atomic.Bool    // an audit failure was logged (log once, not per request)
+	refusals  refusalLimiter // bounds the gateway's refusal reports (refusals.go)
 }
 
 // EnablePolicy puts a policy, a spend ledger and an audit trail in force. It must be

@@ -95,6 +95,10 @@ func (s *Service) readLoop(conn net.Conn, jobs chan<- wire.Frame, out chan<- []b
 			default: // bounded queue: refuse now rather than pile up
 				out <- errorFrame(resultType(f.Type), f.ID, wire.Errorf(wire.KindUnavailable, "core overloaded: %d requests waiting", cap(jobs)))
 			}
+		case wire.MsgGatewayRefusal: // for the audit trail; no answer
+			if err := s.noteRefusal(f, log); err != nil {
+				return err
+			}
 		case wire.MsgKeystoreImport, wire.MsgKeystoreDelete:
 			// Minutes of scrypt must not stall signing: run aside. At most one runs
 			// (admin.busy); the others are answered unavailable at once.

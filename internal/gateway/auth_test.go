@@ -17,8 +17,16 @@ import (
 
 // fakeCore signs everything and remembers the client name it was given.
 type fakeCore struct {
-	bls    [][48]byte
-	client string
+	bls     [][48]byte
+	client  string
+	reports chan wire.GatewayRefusal // refusals the gateway reported; nil: not kept
+}
+
+func (f *fakeCore) ReportRefusal(r *wire.GatewayRefusal) error {
+	if f.reports != nil {
+		f.reports <- *r
+	}
+	return nil
 }
 
 func (f *fakeCore) EthSign(_ context.Context, r *wire.EthSignRequest) (*wire.SignResult, error) {
@@ -123,6 +131,7 @@ const (
 // right status and reason.
 func TestAuth_HostileClients(t *testing.T) {
 	s, core, tok := newAuthServer(t, true)
+	core.reports = make(chan wire.GatewayRefusal, 64)
 	eth, tez := s.Handler(), s.TezosHandler()
 	signA, signB := "/api/v1/eth2/sign/"+keyA, "/api/v1/eth2/sign/"+keyB
 	tezBody := func(magic byte) string { return fmt.Sprintf("%q", fmt.Sprintf("%02x", magic)+strings.Repeat("00", 40)) }
@@ -172,12 +181,31 @@ func TestAuth_HostileClients(t *testing.T) {
 			if core.client != tt.client {
 				t.Fatalf("core got client %q, want %q", core.client, tt.client)
 			}
+			if tt.code == 401 || tt.code == 403 { // every refusal reaches the core's audit trail
+				wantReport(t, core.reports, tt.code, tt.remote, tt.reason)
+			}
 		})
 	}
+	// No other request was reported: the next report is the next refusal.
+	do(eth, "POST", signA, attestationBody, "198.51.100.1:1", "", nil...)
+	wantReport(t, core.reports, 401, "198.51.100.1:1", "authentication required")
 	// A client sees only its keys.
 	w := do(eth, "GET", "/api/v1/eth2/publicKeys", "", remote, tok["validator"])
 	if w.Code != 200 || strings.TrimSpace(w.Body.String()) != `["`+keyA+`"]` {
 		t.Fatalf("publicKeys for validator: %d %s", w.Code, w.Body.String())
+	}
+}
+
+// wantReport waits for the gateway's report of a refusal and checks it.
+func wantReport(t *testing.T, reports <-chan wire.GatewayRefusal, code int, remote, reason string) {
+	t.Helper()
+	select {
+	case r := <-reports:
+		if int(r.Status) != code || r.Remote != remote || !strings.Contains(r.Reason, reason) || r.API == "" {
+			t.Fatalf("reported %+v, want %d from %s (%q)", r, code, remote, reason)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("refusal %d %q not reported to the core", code, reason)
 	}
 }
 
@@ -225,5 +253,30 @@ func TestClients_File(t *testing.T) {
 	}
 	if !matchKey("0xAB*", "0xabcd") || matchKey("0xab*", "0xcd") || !matchKey("*", "tz1x") || matchKey("tz1a", "tz1ab") {
 		t.Fatal("matchKey")
+	}
+}
+
+// TestAuth_RefusalReportFields: a scope refusal reaches the core with the client, key and
+// operation; a 401 with the key from the path; a failure that came from the core is not
+// reported by the gateway (the core records its own decisions).
+func TestAuth_RefusalReportFields(t *testing.T) {
+	s, core, tok := newAuthServer(t, false)
+	core.reports = make(chan wire.GatewayRefusal, 8)
+	do(s.Handler(), "POST", "/api/v1/eth2/sign/"+keyA, aggregationSlotBody, remote, tok["validator"])
+	r := <-core.reports
+	if r.Status != 403 || r.Client != "validator" || r.Key != keyA || r.Op != "AGGREGATION_SLOT" || r.API != "eth2" {
+		t.Fatalf("scope refusal reported as %+v", r)
+	}
+	do(s.TezosHandler(), "POST", "/keys/"+pkhA, `"13"`, loopback, "")
+	r = <-core.reports
+	if r.Status != 401 || r.Client != "" || r.Key != pkhA || r.API != "tezos" || r.Remote != loopback {
+		t.Fatalf("401 reported as %+v", r)
+	}
+	if w := do(s.TezosHandler(), "GET", "/bls_prove_possession/"+pkhA, "", remote, tok["all"]); w.Code < 403 {
+		t.Fatalf("a failure of the core: %d", w.Code)
+	}
+	do(s.Handler(), "GET", "/api/v1/eth2/publicKeys", "", remote, "")
+	if r = <-core.reports; r.Status != 401 || r.Key != "" {
+		t.Fatalf("the core's own refusal was reported by the gateway, or the 401 is wrong: %+v", r)
 	}
 }

@@ -263,7 +263,7 @@ func newAuthenticator(c *Clients) (*authenticator, error) {
 }
 
 // errUnauthenticated is the one 401 answer: it does not say which check failed.
-var errUnauthenticated = &httpError{Code: http.StatusUnauthorized, Msg: "authentication required: a valid bearer token, a client certificate of a known client, or a loopback connection where allowed"}
+var errUnauthenticated = &httpError{Code: http.StatusUnauthorized, Msg: "authentication required: a valid bearer token, a client certificate of a known client, or a loopback connection where allowed", refused: &refusal{}}
 
 // authenticate returns the client of r, or a 401. The source address is the connection's
 // (r.RemoteAddr); Host, Forwarded and X-Forwarded-For are never read.
@@ -319,7 +319,7 @@ func fromLoopback(remote string) bool {
 // allowsKey returns nil when c may use key, or a 403 that says why.
 func (c *client) allowsKey(key string) error {
 	if !slices.ContainsFunc(c.keys, func(p string) bool { return matchKey(p, key) }) {
-		return &httpError{Code: http.StatusForbidden, Msg: fmt.Sprintf("client %s may not use key %s", c.name, key)}
+		return &httpError{Code: http.StatusForbidden, Msg: fmt.Sprintf("client %s may not use key %s", c.name, key), refused: &refusal{client: c.name, key: key}}
 	}
 	return nil
 }
@@ -330,7 +330,7 @@ func (c *client) allows(key, op string) error {
 		return err
 	}
 	if !slices.Contains(c.ops, "*") && !slices.Contains(c.ops, op) {
-		return &httpError{Code: http.StatusForbidden, Msg: fmt.Sprintf("client %s may not ask for %s", c.name, op)}
+		return &httpError{Code: http.StatusForbidden, Msg: fmt.Sprintf("client %s may not ask for %s", c.name, op), refused: &refusal{client: c.name, key: key, op: op}}
 	}
 	return nil
 }

@@ -53,6 +53,7 @@ func (s *Server) kmHandle(h func(http.ResponseWriter, *http.Request) error) http
 		if !errors.As(err, &he) {
 			he = &httpError{Code: http.StatusInternalServerError, Msg: "internal error", Err: err}
 		}
+		s.reportRefusal(r, "keymanager", he)
 		s.opts.Log.Log(r.Context(), levelOf(he), "keymanager request failed", "method", r.Method, "path", r.URL.Path, "status", he.Code, "error", he.Error())
 		writeJSON(w, he.Code, map[string]string{"message": he.Msg})
 	})
@@ -63,10 +64,10 @@ func (s *Server) authorizeKeymanager(r *http.Request) error {
 	auth := r.Header.Get("Authorization")
 	tok, ok := strings.CutPrefix(auth, "Bearer ")
 	if auth == "" || !ok {
-		return &httpError{Code: http.StatusUnauthorized, Msg: "missing bearer token"}
+		return &httpError{Code: http.StatusUnauthorized, Msg: "missing bearer token", refused: &refusal{op: "keymanager"}}
 	}
 	if subtle.ConstantTimeCompare([]byte(tok), []byte(s.opts.KeymanagerToken)) != 1 {
-		return &httpError{Code: http.StatusForbidden, Msg: "invalid bearer token"}
+		return &httpError{Code: http.StatusForbidden, Msg: "invalid bearer token", refused: &refusal{op: "keymanager"}}
 	}
 	return nil
 }

@@ -24,6 +24,7 @@ type metrics struct {
 	tezKeys     prometheus.Gauge
 	coreUp      prometheus.Gauge
 	confinement *prometheus.GaugeVec
+	refusals    *prometheus.CounterVec
 }
 
 func newMetrics() *metrics {
@@ -55,7 +56,11 @@ func newMetrics() *metrics {
 			Help: "Confinement achieved by the core: 1 for the current level (full, partial or none), 0 for the others.",
 		}, []string{"level"}),
 	}
-	m.reg.MustRegister(m.requests, m.latency, m.keys, m.tezos, m.tezLatency, m.tezKeys, m.coreUp, m.confinement,
+	m.refusals = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "keyward_gateway_refusals_total",
+		Help: "Requests the gateway refused itself, by API and status (401 without valid credentials, 403 out of the client's scope); each is reported to the core's audit trail at a bounded rate.",
+	}, []string{"api", "status"})
+	m.reg.MustRegister(m.requests, m.latency, m.keys, m.tezos, m.tezLatency, m.tezKeys, m.coreUp, m.confinement, m.refusals,
 		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	return m
 }

@@ -58,6 +58,7 @@ type Server struct {
 	auth     atomic.Pointer[authenticator] // swapped whole by SetClients
 	tlsm     atomic.Pointer[TLSMaterial]   // nil: plain HTTP; swapped whole by SetTLS
 	metrics  *metrics
+	refusals refusalSender // reports 401/403 decided here to the core's audit trail
 	handler  http.Handler
 	tezos    http.Handler
 }
@@ -157,6 +158,9 @@ type httpError struct {
 	Code int
 	Msg  string
 	Err  error
+	// refused marks a refusal the gateway decided (401, 403 out of scope): it is
+	// reported to the core's audit trail (refusals.go).
+	refused *refusal
 }
 
 func (e *httpError) Error() string {
@@ -187,6 +191,7 @@ func (s *Server) handle(h func(http.ResponseWriter, *http.Request) error) http.H
 		if !errors.As(err, &he) {
 			he = &httpError{Code: http.StatusInternalServerError, Msg: "internal error", Err: err}
 		}
+		s.reportRefusal(r, "eth2", he)
 		s.opts.Log.Log(r.Context(), levelOf(he), "request failed", "method", r.Method, "path", r.URL.Path, "status", he.Code, "error", he.Error())
 		writeJSON(w, he.Code, map[string]string{"error": he.Msg})
 	})

@@ -77,6 +77,7 @@ func (s *Server) tezosHandle(endpoint string, h func(http.ResponseWriter, *http.
 		if !errors.As(err, &he) {
 			he = &httpError{Code: http.StatusInternalServerError, Msg: "internal error", Err: err}
 		}
+		s.reportRefusal(r, "tezos", he)
 		s.opts.Log.Log(r.Context(), levelOf(he), "tezos request failed", "method", r.Method, "path", r.URL.Path, "status", he.Code, "error", he.Error())
 		writeJSON(w, he.Code, []tezosError{{Kind: "temporary", ID: "failure", Msg: he.Msg}})
 	})
