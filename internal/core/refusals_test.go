@@ -104,7 +104,9 @@ func TestGatewayRefusalMalformed_Inv7(t *testing.T) {
 	}
 	p, q := net.Pipe()
 	done := make(chan error, 1)
-	go func() { done <- s.Serve(q, Limits{MaxConcurrent: 1, QueueDepth: 1}, func() *wire.Status { return &wire.Status{} }, discardLog()) }()
+	go func() {
+		done <- s.Serve(q, Limits{MaxConcurrent: 1, QueueDepth: 1}, func() *wire.Status { return &wire.Status{} }, discardLog())
+	}()
 	bad := wire.AppendGatewayRefusal(nil, &wire.GatewayRefusal{Status: 200})
 	go p.Write(wire.AppendFrame(nil, wire.MsgGatewayRefusal, 0, bad))
 	select {
