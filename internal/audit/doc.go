@@ -22,4 +22,12 @@
 // MaxPending lines wait). A crash can lose at most the last interval's lines, never
 // reorder or corrupt the chain: a partial last line is detected by Verify and cut by Open
 // (the lines before it still verify). Close and Sync flush at once.
+//
+// Rotation (rotate.go): with Options.MaxFileSize the full file is renamed
+// audit-<seq of its last record, 20 digits>.jsonl after a flush, and a new audit.jsonl
+// continues the same chain (its first record's prev is the last hash of the rotated
+// file). Options.Keep removes the oldest rotated files. Open checks that audit.jsonl
+// continues the newest rotated file beside it; VerifyDir checks the whole chain across
+// the files present, and accepts an oldest file that starts mid-chain (older files
+// archived), saying where it starts.
 package audit

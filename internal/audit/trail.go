@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"sync"
 	"time"
 )
@@ -22,13 +23,21 @@ type Options struct {
 	// MaxPending is how many lines may wait: the Append that reaches it flushes at once
 	// (back-pressure instead of unbounded memory or lost events).
 	MaxPending int
+	// MaxFileSize, when positive, rotates the file once it reaches this many bytes: it is
+	// renamed audit-<last seq>.jsonl and a new FileName continues the chain (rotate.go).
+	MaxFileSize int64
+	// Keep, when positive, is how many rotated files are kept; older ones are removed.
+	// Zero keeps them all (the operator archives them).
+	Keep int
 }
 
 // Trail appends hash-chained records to one file. It is safe for concurrent use; records
 // are chained in the order Append is called.
 type Trail struct {
 	opts Options
+	path string
 	f    *os.File
+	size int64 // bytes in f; guarded by flushMu
 
 	flushMu  sync.Mutex // serialises writes to f, so batches reach the file in chain order; guards fileDone
 	fileDone bool       // f is closed
@@ -46,9 +55,11 @@ type Trail struct {
 }
 
 // Open opens (or creates, 0600) the trail at path for appending. It verifies the whole
-// existing trail first and continues its chain: a torn last line (a crash during a write)
+// existing file first and continues its chain: a torn last line (a crash during a write)
 // is cut off; any other failure to verify is returned (wrapping ErrBroken) and nothing is
-// appended to a trail that does not verify: move it aside to start a new one.
+// appended to a trail that does not verify: move it aside to start a new one. After a
+// rotation the file must continue exactly the newest rotated file beside it (whose last
+// record is checked): a missing or edited predecessor is refused the same way.
 func Open(path string, o Options) (*Trail, error) {
 	if o.FlushInterval <= 0 {
 		o.FlushInterval = DefaultFlushInterval
@@ -60,7 +71,12 @@ func Open(path string, o Options) (*Trail, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open audit trail: %w", err)
 	}
-	sum, end, err := recoverTrail(f)
+	start, err := predecessor(filepath.Dir(path))
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("open audit trail %s: %w", path, err)
+	}
+	sum, end, err := recoverTrail(f, start)
 	if err != nil {
 		f.Close()
 		return nil, fmt.Errorf("open audit trail %s: %w", path, err)
@@ -69,15 +85,15 @@ func Open(path string, o Options) (*Trail, error) {
 		f.Close()
 		return nil, fmt.Errorf("open audit trail: %w", err)
 	}
-	t := &Trail{opts: o, f: f, seq: sum.Records, last: sum.Last, stop: make(chan struct{}), done: make(chan struct{})}
+	t := &Trail{opts: o, path: path, f: f, size: end, seq: sum.Records, last: sum.Last, stop: make(chan struct{}), done: make(chan struct{})}
 	go t.flusher()
 	return t, nil
 }
 
-// recoverTrail verifies the file and returns its summary and the offset to append at, after
-// cutting a torn last line.
-func recoverTrail(f *os.File) (Summary, int64, error) {
-	var s Summary
+// recoverTrail verifies the file as continuing start and returns its summary and the
+// offset to append at, after cutting a torn last line.
+func recoverTrail(f *os.File, start Summary) (Summary, int64, error) {
+	s := start
 	var good int64 // offset after the last complete, verified line
 	torn := false
 	err := scan(f, func(n int, line []byte, complete bool) error {
@@ -159,7 +175,7 @@ func (t *Trail) flush() error {
 		return ErrClosed
 	}
 	t.mu.Lock()
-	buf, err := t.pending, t.err
+	buf, err, lastSeq := t.pending, t.err, t.seq
 	t.pending, t.npending = nil, 0
 	t.mu.Unlock()
 	if err != nil {
@@ -173,13 +189,16 @@ func (t *Trail) flush() error {
 	}
 	if err != nil {
 		err = fmt.Errorf("write audit trail: %w", err)
-		t.mu.Lock()
-		if t.err == nil {
-			t.err = err
-		}
-		t.mu.Unlock()
+		t.setErr(err)
+		return err
 	}
-	return err
+	t.size += int64(len(buf))
+	if t.opts.MaxFileSize > 0 && t.size >= t.opts.MaxFileSize {
+		// A failed rotation is not a lost event: the chain goes on in the full file and
+		// the next flush tries again.
+		_ = t.rotate(lastSeq)
+	}
+	return nil
 }
 
 // Summary returns the sequence number and hash of the last chained record.

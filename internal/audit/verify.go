@@ -24,21 +24,40 @@ type Summary struct {
 // fields refused), written exactly in its canonical form, with the next sequence number,
 // the previous record's hash as prev and a correct hash of its own. It returns the
 // summary of the trail, or a *ChainError (wrapping ErrBroken) for the first bad line, or
-// the read error.
+// the read error. The first record must be the chain's first (sequence 1, prev zero):
+// for the files of a rotated trail use VerifyDir.
 func Verify(r io.Reader) (Summary, error) {
-	var s Summary
+	s, _, err := verify(r, Summary{}, false)
+	return s, err
+}
+
+// verify checks the lines of r as continuing the chain after start; with anchor, the
+// first line may continue any chain (its own hash is still checked). It returns the
+// summary and the first record's sequence number (0 when r is empty).
+func verify(r io.Reader, start Summary, anchor bool) (Summary, uint64, error) {
+	s := start
+	var first uint64
 	err := scan(r, func(n int, line []byte, complete bool) error {
 		if !complete {
 			return &ChainError{Line: n, Reason: "no newline at the end (a torn write)"}
 		}
-		rec, reason := checkLine(line, s)
+		var rec Record
+		var reason string
+		if n == 1 && anchor {
+			rec, reason = checkAnchor(line)
+		} else {
+			rec, reason = checkLine(line, s)
+		}
 		if reason != "" {
 			return &ChainError{Line: n, Reason: reason}
+		}
+		if n == 1 {
+			first = rec.Seq
 		}
 		s = Summary{Records: rec.Seq, Last: rec.Hash}
 		return nil
 	})
-	return s, err
+	return s, first, err
 }
 
 // checkLine checks one line (without its newline) against the summary of what precedes

@@ -39,6 +39,7 @@ type Config struct {
 	Tezos Tezos `toml:"tezos"`
 	TLS   TLS   `toml:"tls"`
 	Log   Log   `toml:"log"`
+	Audit Audit `toml:"audit"`
 }
 
 // TLS configures TLS 1.3 (and optionally client certificates) on the eth2 and Octez
@@ -112,6 +113,7 @@ func Default() Config {
 		Eth:   Eth{Listen: "127.0.0.1:9000", MaxBodyBytes: 1 << 20, MaxInFlight: 1024, TimeoutSeconds: 10},
 		Tezos: DefaultTezos(),
 		Log:   Log{Format: "text", Level: "info"},
+		Audit: DefaultAudit(),
 	}
 }
 
@@ -192,7 +194,7 @@ func (c *Config) Validate() error {
 	default:
 		return fmt.Errorf("log.level: %q unknown", c.Log.Level)
 	}
-	return nil
+	return c.Audit.validate()
 }
 
 // Marshal encodes c as TOML with a header comment.

@@ -136,7 +136,7 @@ func Run(opts RunOptions) error {
 	if err != nil {
 		return err
 	}
-	trail, err := audit.Open(filepath.Join(opts.Dir, audit.FileName), audit.Options{})
+	trail, err := audit.Open(filepath.Join(opts.Dir, audit.FileName), audit.Options{MaxFileSize: cfg.Audit.MaxFileBytes, Keep: cfg.Audit.KeepFiles})
 	if err != nil {
 		return fmt.Errorf("%w (move the file aside to start a new trail; keep it as evidence)", err)
 	}

@@ -36,10 +36,10 @@ func checkPolicyFiles(dir string) []Finding {
 	p := filepath.Join(dir, audit.FileName)
 	if _, err := os.Stat(p); errors.Is(err, fs.ErrNotExist) {
 		out = append(out, Finding{"audit trail", Pass, "no audit.jsonl yet (created at the core's first start)", ""})
-	} else if s, err := audit.VerifyFile(p); err != nil {
+	} else if s, err := audit.VerifyCurrent(dir); err != nil {
 		out = append(out, Finding{"audit trail", Fail, err.Error(), "keep the file as evidence and move it aside: the core does not start with a trail that does not verify"})
 	} else {
-		out = append(out, Finding{"audit trail", Pass, fmt.Sprintf("%d records verify; last hash %s", s.Records, s.Last), ""})
+		out = append(out, Finding{"audit trail", Pass, fmt.Sprintf("records up to %d verify in %s (keyward audit verify checks the rotated files too); last hash %s", s.Records, audit.FileName, s.Last), ""})
 	}
 	return out
 }
