@@ -53,6 +53,7 @@ var hardening = map[string]string{
 // perUnit lists what differs between the services.
 var perUnit = map[string]map[string]string{
 	"keyward-core.service": {
+		"ExecReload":              "/bin/kill -HUP $MAINPID",
 		"RestrictAddressFamilies": "AF_UNIX",
 		"PrivateNetwork":          "yes",
 		"User":                    "keyward-core",
@@ -60,11 +61,13 @@ var perUnit = map[string]map[string]string{
 		"LimitMEMLOCK":            "64M",
 	},
 	"keyward-gateway.service": {
+		"ExecReload":              "/bin/kill -HUP $MAINPID",
 		"RestrictAddressFamilies": "AF_UNIX AF_INET AF_INET6",
 		"User":                    "keyward-gateway",
 		"SupplementaryGroups":     "keyward-link",
 	},
 	"keyward.service": {
+		"ExecReload":              "/bin/kill -HUP $MAINPID",
 		"RestrictAddressFamilies": "AF_UNIX AF_INET AF_INET6",
 		"User":                    "keyward",
 		"LoadCredential":          "master.key:/etc/keyward/master.key",

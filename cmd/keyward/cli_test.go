@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/keyward/keyward/internal/policy"
 )
 
 // keyward runs the binary and returns stdout, stderr and the exit status.
@@ -41,8 +43,8 @@ func TestHelpHasExamples(t *testing.T) {
 	}
 }
 
-// TestInitNeverOverwrites_Inv9: a second init keeps the master key, refuses another
-// network, and the files have private modes.
+// TestInitNeverOverwrites_Inv9: a second init keeps the master key and an edited
+// policy.toml, refuses another network, and the files have private modes.
 func TestInitNeverOverwrites_Inv9(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "state")
 	run(t, "init", "--dir", dir, "--network", "hoodi")
@@ -50,7 +52,7 @@ func TestInitNeverOverwrites_Inv9(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name, want := range map[string]os.FileMode{".": 0o700, "master.key": 0o600, "keyward.toml": 0o600, "network.yaml": 0o600, "keys.db": 0o600} {
+	for name, want := range map[string]os.FileMode{".": 0o700, "master.key": 0o600, "keyward.toml": 0o600, "network.yaml": 0o600, "keys.db": 0o600, "policy.toml": 0o600} {
 		fi, err := os.Stat(filepath.Join(dir, name))
 		if err != nil {
 			t.Fatal(err)
@@ -59,7 +61,15 @@ func TestInitNeverOverwrites_Inv9(t *testing.T) {
 			t.Errorf("%s: mode %#o, want %#o", name, fi.Mode().Perm(), want)
 		}
 	}
+	pol := filepath.Join(dir, "policy.toml")
+	if b, _ := os.ReadFile(pol); string(b) != policy.Template {
+		t.Fatalf("init wrote policy.toml:\n%s", b)
+	}
+	os.WriteFile(pol, []byte("[eth.default]\nexit = \"approve\"\n"), 0o600)
 	run(t, "init", "--dir", dir, "--network", "hoodi")
+	if b, _ := os.ReadFile(pol); !strings.Contains(string(b), "approve") {
+		t.Fatal("second init replaced an edited policy.toml")
+	}
 	mk2, _ := os.ReadFile(filepath.Join(dir, "master.key"))
 	if !bytes.Equal(mk, mk2) {
 		t.Fatal("second init replaced the master key")

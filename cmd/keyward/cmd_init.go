@@ -14,6 +14,7 @@ import (
 	"github.com/keyward/keyward/internal/config"
 	"github.com/keyward/keyward/internal/eth"
 	"github.com/keyward/keyward/internal/keys"
+	"github.com/keyward/keyward/internal/policy"
 )
 
 const initHelp = `Create a state directory (mode 0700) holding the configuration (keyward.toml), the
@@ -140,6 +141,15 @@ func initDir(o initOptions) (*eth.Network, error) {
 		}
 	} else if o.listen != "" || o.confinement != "" || o.tezosListen != "" || o.tezosChain != "" {
 		return nil, fmt.Errorf("%s exists; edit it instead of passing --eth-listen, --confinement or --tezos-*", cfgPath)
+	}
+
+	// policy.toml with the defaults spelled out (Inv 4: exits and deposits refused, no
+	// transfer) and the other choices in comments; an existing one is kept.
+	polPath := filepath.Join(o.dir, policy.FileName)
+	if _, err := os.Lstat(polPath); errors.Is(err, fs.ErrNotExist) {
+		if err := writeFileAtomic(polPath, []byte(policy.Template), 0o600); err != nil {
+			return nil, err
+		}
 	}
 
 	mkPath := filepath.Join(o.dir, config.MasterKeyFile)
