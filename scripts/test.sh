@@ -68,6 +68,18 @@ assert r["startup"]["seconds_until_healthy"] > 0, r["startup"]
 print("bench smoke: %d signatures, ratio to raw sign %.2f" % (run["ok"], r["ratio_to_raw_sign"]))
 PY
 
+step "keyward bench --import smoke run (small scrypt n; fails only if the bench breaks, never on timing)"
+smoke_import=$(mktemp)
+"$smoke_bin" bench --import 4 --scrypt-n 1024 --duration 200ms --json "$smoke_import"
+python3 - "$smoke_import" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))["import"]
+assert r["keys"] == 4 and r["scrypt_n"] == 1024, r
+assert r["import_keys_per_second"] > 0 and r["scrypt_single_per_second"] > 0 and r["scrypt_parallel_per_second"] > 0, r
+assert "import_peak_rss_mb" in r and r["import_workers"] >= 1, r
+print("bench import smoke: %d keys, %.2f of parallel scrypt" % (r["keys"], r["ratio_to_parallel_scrypt"]))
+PY
+
 if [[ "${KEYWARD_SKIP_NPM:-}" == 1 ]]; then
   step "independent client tests (Lodestar, Taquito): skipped (KEYWARD_SKIP_NPM=1)"
 else

@@ -34,10 +34,16 @@ loop and draws latency against offered load (--svg).
 
 Workloads: eth-attestation, eth-block, eth-aggregate, tezos-attestation.
 
+With --import N, bench measures "keyward keys import" of N generated EIP-2335 scrypt
+keystores instead (n from --scrypt-n, r=8, p=1; kept in $TMPDIR between runs), against
+scrypt on one goroutine and on every core measured in the same run (each for
+--duration), and reports the import's rate, both ratios and its peak RSS.
+
 Examples:
   keyward bench --workload eth-attestation --concurrency 64 --duration 10s
   keyward bench --sweep --svg latency.svg --json bench.json
   keyward bench --keys 10000 --startup-only
+  keyward bench --import 64 --duration 5s
   keyward bench --url http://127.0.0.1:9000 --keys-from-server --rate 500`
 
 // benchReport is what --json writes.
@@ -74,8 +80,13 @@ func cmdBench(args []string) int {
 	jsonOut := fs.String("json", "", "write the report as JSON to this file")
 	startupOnly := fs.Bool("startup-only", false, "only measure start-up time and memory with --keys keys")
 	confinement := fs.String("confinement", config.ConfinementBestEffort, "self-started signer's confinement")
+	importN := fs.Int("import", 0, "measure the import of this many generated scrypt keystores instead")
+	scryptN := fs.Int("scrypt-n", bench.ScryptNMainnet, "with --import: scrypt n of the keystores (a power of 2)")
 	if st := parse(fs, args); st >= 0 {
 		return st
+	}
+	if *importN > 0 {
+		return benchImport(*importN, *scryptN, *dur, *jsonOut)
 	}
 	rep := &benchReport{Machine: machine(), Workload: *workload, Notes: map[string]string{}}
 	ctx := context.Background()
@@ -202,7 +213,7 @@ func printBenchTable(rep *benchReport) {
 	}
 }
 
-func writeBenchReport(rep *benchReport, path string) int {
+func writeBenchReport(rep any, path string) int {
 	if path == "" {
 		return 0
 	}
@@ -344,26 +355,8 @@ func startBenchSigner(n int, confinement string) (*benchSigner, error) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	s.startup = &startupReport{Keys: n, HealthySec: time.Since(start).Seconds(),
-		GatewayRSSMB: peakRSS(s.cmd.Process.Pid), CoreRSSMB: peakRSS(h.CorePID)}
+		GatewayRSSMB: bench.PeakRSSMB(s.cmd.Process.Pid), CoreRSSMB: bench.PeakRSSMB(h.CorePID)}
 	return s, nil
-}
-
-// peakRSS reads VmHWM of a process in MB (0 if unreadable).
-func peakRSS(pid int) float64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(l, "VmHWM:") {
-			f := strings.Fields(l)
-			if len(f) >= 2 {
-				kb, _ := strconv.ParseFloat(f[1], 64)
-				return kb / 1024
-			}
-		}
-	}
-	return 0
 }
 
 func fetchKeys(url string) ([]string, error) {
