@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
-	"sync/atomic"
 	"unsafe"
 
 	blst "github.com/supranational/blst/bindings/go"
@@ -106,59 +105,6 @@ func (k *BLSKey) VerifySignature(msg []byte, sig BLSSignature) ([BLSSignatureSiz
 		return out, false
 	}
 	copy(out[:], sig.p.Compress())
-	return out, true
-}
-
-// BLSBatchItem is one signature of a batch for VerifyBLSBatch.
-type BLSBatchItem struct {
-	pk  *blst.P1Affine
-	msg []byte
-	sig *blst.P2Affine
-}
-
-// BatchItem prepares sig, a signature of msg from SignPoint, for VerifyBLSBatch.
-func (k *BLSKey) BatchItem(msg []byte, sig BLSSignature) BLSBatchItem {
-	return BLSBatchItem{pk: &k.pk, msg: msg, sig: sig.p}
-}
-
-// VerifyBLSBatch checks every signature of the batch at once and, only if all hold,
-// returns their compressions in order (Inv 6, as VerifySignature). It checks one random
-// linear combination: e(g1, Σ rᵢ·sigᵢ) = Π e(rᵢ·pkᵢ, H(msgᵢ)) with independent 64-bit
-// scalars rᵢ from crypto/rand (top bit set, so never zero: 63 random bits), one Miller
-// loop per signature and one shared final exponentiation. A batch with any wrong signature passes with probability about 2⁻⁶³
-// (the rᵢ are unknown when the signatures are made). On false the caller verifies the
-// signatures one by one to find the bad ones. The subgroup checks are skipped for the
-// reason given at VerifySignature: every point was computed here by SignPoint.
-func VerifyBLSBatch(items []BLSBatchItem) ([][BLSSignatureSize]byte, bool) {
-	n := len(items)
-	if n == 0 {
-		return nil, false
-	}
-	sigs := make([]*blst.P2Affine, n)
-	pks := make([]*blst.P1Affine, n)
-	msgs := make([]blst.Message, n)
-	for i, it := range items {
-		if it.sig == nil || it.pk == nil {
-			return nil, false
-		}
-		sigs[i], pks[i], msgs[i] = it.sig, it.pk, it.msg
-	}
-	var randErr atomic.Bool
-	randFn := func(s *blst.Scalar) { // called from several goroutines
-		var b [32]byte
-		if _, err := rand.Read(b[24:]); err != nil {
-			randErr.Store(true)
-		}
-		b[24] |= 0x80 // never zero
-		s.FromBEndian(b[:])
-	}
-	if !new(blst.P2Affine).MultipleAggregateVerify(sigs, false, pks, false, msgs, []byte(BLSDST), randFn, 64) || randErr.Load() {
-		return nil, false
-	}
-	out := make([][BLSSignatureSize]byte, n)
-	for i, s := range sigs {
-		copy(out[i][:], s.Compress())
-	}
 	return out, true
 }
 
