@@ -147,6 +147,10 @@ func (k corruptKey) SignPoint(msg []byte) keys.BLSSignature {
 	return k.BLSKey.SignPoint(append([]byte{1}, msg...))
 }
 
+func (k corruptKey) SignHashed(*keys.BLSMessageHash) keys.BLSSignature {
+	return k.BLSKey.SignPoint([]byte("not the message"))
+}
+
 func TestUnverifiedSignatureNeverLeaves_Inv6(t *testing.T) {
 	ks := realKeys(t, 1)
 	s := newService(t, []BLSKey{corruptKey{ks[0]}})

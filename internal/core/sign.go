@@ -20,6 +20,9 @@ type BLSKey interface {
 	PublicKey() [48]byte
 	// SignPoint signs; the signature stays a point until VerifySignature.
 	SignPoint(msg []byte) keys.BLSSignature
+	// SignHashed signs the message whose hash to G2 is h (from the Service's
+	// keys.BLSHashCache); verification hashes the message again itself (Inv 6).
+	SignHashed(h *keys.BLSMessageHash) keys.BLSSignature
 	// VerifySignature checks the point with a pairing check and returns its compression
 	// only when it holds (Inv 6: the bytes returned encode the point verified).
 	VerifySignature(msg []byte, sig keys.BLSSignature) ([96]byte, bool)
@@ -44,7 +47,8 @@ type Service struct {
 	pol     atomic.Pointer[policy.Policy] // per-key policy (Inv 4); swapped whole by SetPolicy
 	rec     recorder                      // Tezos daily limits and the audit trail (policy.go)
 
-	verifier batchVerifier // Inv 6 across concurrent requests
+	verifier batchVerifier      // Inv 6 across concurrent requests
+	hashes   *keys.BLSHashCache // H(signing root) of recent roots, for signing only
 
 	mu   sync.RWMutex // guards keys and pubs (the map, not the entries)
 	keys map[[48]byte]*keyEntry
@@ -61,16 +65,17 @@ type keyEntry struct {
 }
 
 // New builds a Service. It refuses missing dependencies.
-func New(network *eth.Network, keys []BLSKey, prot Protection) (*Service, error) {
+func New(network *eth.Network, ks []BLSKey, prot Protection) (*Service, error) {
 	if network == nil {
 		return nil, errors.New("core: no network")
 	}
 	if prot == nil {
 		return nil, errors.New("core: no protection store")
 	}
-	s := &Service{network: network, keys: make(map[[48]byte]*keyEntry, len(keys)), prot: prot}
+	s := &Service{network: network, keys: make(map[[48]byte]*keyEntry, len(ks)), prot: prot,
+		hashes: keys.NewBLSHashCache(hashCacheSize)}
 	s.pol.Store(policy.Default()) // fail closed until EnablePolicy: no exit, no deposit, no transfer
-	for _, k := range keys {
+	for _, k := range ks {
 		s.keys[k.PublicKey()] = &keyEntry{key: k}
 	}
 	s.sortPubs()
@@ -153,11 +158,21 @@ func (s *Service) signEth(r *wire.EthSignRequest) (*wire.SignResult, *eth.Signab
 		}
 		return fail(wire.KindUnavailable, "slashing protection unavailable: %v", err), sg
 	}
-	// Inv 6: verify before the signature leaves the core. The point computed by SignPoint
-	// is verified as it is (no decompression, no subgroup check of a point computed here;
-	// see keys.BLSKey.VerifySignature), and the bytes returned are its compression.
+	// Inv 6: verify before the signature leaves the core. The point computed by
+	// SignHashed is verified as it is (no decompression, no subgroup check of a point
+	// computed here; see keys.BLSKey.VerifySignature and keys.VerifyBLSBatch), against a
+	// hash of the root that verification computes itself, and the bytes returned are its
+	// compression. Keys signing one root (attestations of a slot) share its hash to G2.
+	root := sg.SigningRoot[:]
 	s.verifier.signing.Add(1)
-	sig, ok := s.verifier.verify(key, sg.SigningRoot[:], key.SignPoint(sg.SigningRoot[:]))
+	h := s.hashes.Hash(sg.SigningRoot)
+	sig, ok := s.verifier.verify(key, root, key.SignHashed(h))
+	if !ok {
+		// A corrupted cached hash would fail every key signing that root: evict it and
+		// sign once more from a fresh hash, verified alone. A faulty key fails again.
+		s.hashes.Evict(sg.SigningRoot, h)
+		sig, ok = key.VerifySignature(root, key.SignPoint(root))
+	}
 	if !ok {
 		return fail(wire.KindUnavailable, "signature failed verification; key 0x%x may be corrupt", r.Pubkey[:]), sg
 	}
