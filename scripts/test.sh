@@ -63,9 +63,11 @@ import json, sys
 r = json.load(open(sys.argv[1]))
 run = r["runs"][0]
 assert run["ok"] > 0 and run["errors"] == 0, run
-assert r["baselines"][0]["signatures_per_second"] > 0, r["baselines"]
+assert len(r["baselines"]) == 3 and all(b["signatures_per_second"] > 0 for b in r["baselines"]), r["baselines"]
+assert run["signer_cpu_us_per_signature"] > 0 and run["client_cpu_us_per_signature"] > 0, run
 assert r["startup"]["seconds_until_healthy"] > 0, r["startup"]
-print("bench smoke: %d signatures, ratio to raw sign %.2f" % (run["ok"], r["ratio_to_raw_sign"]))
+print("bench smoke: %d signatures, ratio to raw sign %.2f, to raw sign with one hash per message %.2f, CPU ratio %.2f"
+      % (run["ok"], r["ratio_to_raw_sign"], r["ratio_to_raw_sign_shared_hash"], r["cpu_ratio_to_raw_sign"]))
 PY
 
 step "keyward bench --import smoke run (small scrypt n; fails only if the bench breaks, never on timing)"

@@ -25,6 +25,10 @@ import (
 const benchHelp = `Measure keyward: throughput and latency (p50/p90/p99/max) of signing through HTTP,
 gateway, core and durable protection, beside the raw signing rate of the same curve
 measured in the same run on the same cores. The headline is the ratio end-to-end / raw.
+Ethereum runs report it against raw blst signing (hash and multiply per signature), raw
+signing plus verification, and raw signing that hashes each message once for all keys.
+With a self-started signer, CPU time per signature of the signer and of the load
+generator is reported too: on a shared machine it is steadier than throughput.
 
 Without --url, bench starts its own keyward on a temporary state directory with --keys
 generated keys (at least the concurrency and 256; plus up to 256 tz1 keys), and also
@@ -32,7 +36,9 @@ reports start-up time (until /healthcheck is healthy) and peak memory (VmHWM) of
 gateway and the core. --sweep finds the maximum rate, then offers 10%…200% of it in open
 loop and draws latency against offered load (--svg).
 
-Workloads: eth-attestation, eth-block, eth-aggregate, tezos-attestation.
+Workloads: eth-attestation (keys signing in one round sign identical data, as in a slot
+since Electra), eth-attestation-distinct (each key its own data: the worst case),
+eth-block, eth-aggregate, tezos-attestation.
 
 With --import N, bench measures "keyward keys import" of N generated EIP-2335 scrypt
 keystores instead (n from --scrypt-n, r=8, p=1; kept in $TMPDIR between runs), against
@@ -55,6 +61,8 @@ type benchReport struct {
 	Runs      []*bench.Result   `json:"runs"`
 	Ratio     float64           `json:"ratio_to_raw_sign,omitempty"`
 	RatioSV   float64           `json:"ratio_to_raw_sign_verify,omitempty"`
+	RatioSH   float64           `json:"ratio_to_raw_sign_shared_hash,omitempty"`
+	CPURatio  float64           `json:"cpu_ratio_to_raw_sign,omitempty"` // raw sign's CPU per signature / signer's + load generator's
 	Startup   *startupReport    `json:"startup,omitempty"`
 	Notes     map[string]string `json:"notes,omitempty"`
 }
@@ -71,7 +79,7 @@ func cmdBench(args []string) int {
 	url := fs.String("url", "", "bench a running keyward at this URL instead of starting one")
 	tezURL := fs.String("tezos-url", "", "with --url: the Octez API URL of the running keyward")
 	nkeys := fs.Int("keys", 64, "keys to generate (self-started signer)")
-	workload := fs.String("workload", "eth-attestation", "eth-attestation, eth-block, eth-aggregate or tezos-attestation")
+	workload := fs.String("workload", "eth-attestation", "eth-attestation, eth-attestation-distinct, eth-block, eth-aggregate or tezos-attestation")
 	conc := fs.Int("concurrency", 64, "requests in flight (closed loop)")
 	rate := fs.Float64("rate", 0, "requests per second (open loop); 0: closed loop")
 	dur := fs.Duration("duration", 10*time.Second, "duration of each run")
@@ -92,6 +100,7 @@ func cmdBench(args []string) int {
 	ctx := context.Background()
 
 	var ethKeys, tezKeys []string
+	var signerPIDs []int // gateway and core of a self-started signer, for CPU time
 	var net *eth.Network
 	ethURL, tzURL := *url, *tezURL
 	if ethURL == "" {
@@ -106,6 +115,7 @@ func cmdBench(args []string) int {
 		defer s.stop()
 		rep.Startup = s.startup
 		ethURL, tzURL, ethKeys, tezKeys, net = s.ethURL, s.tezURL, s.ethKeys, s.tezKeys, s.network
+		signerPIDs = []int{s.cmd.Process.Pid, s.corePID}
 		fmt.Printf("start-up with %d keys: healthy in %.2f s; peak RSS gateway %.1f MB, core %.1f MB\n",
 			s.startup.Keys, s.startup.HealthySec, s.startup.GatewayRSSMB, s.startup.CoreRSSMB)
 		if *startupOnly {
@@ -126,10 +136,10 @@ func cmdBench(args []string) int {
 	var wl bench.Workload
 	base := uint64(time.Now().Unix() % 100000 * 1000)
 	switch *workload {
-	case "eth-attestation", "eth-block", "eth-aggregate":
-		wl = &bench.EthWorkload{Kind: strings.TrimPrefix(*workload, "eth-"), Network: net, Pubkeys: ethKeys, Base: base}
+	case "eth-attestation", "eth-attestation-distinct", "eth-block", "eth-aggregate":
+		wl = bench.NewEthWorkload(*workload, net, ethKeys, base)
 		fmt.Println("measuring raw blst signing on all cores …")
-		rep.Baselines = append(rep.Baselines, bench.RawBLS(3*time.Second), bench.RawBLSSignVerify(3*time.Second))
+		rep.Baselines = append(rep.Baselines, bench.EthBaselines(3*time.Second, len(ethKeys))...)
 	case "tezos-attestation":
 		if len(tezKeys) == 0 || tzURL == "" {
 			return fail("bench: tezos-attestation needs a self-started signer (or --tezos-url with tz1 keys)")
@@ -145,7 +155,7 @@ func cmdBench(args []string) int {
 
 	seq := make([]uint64, wl.Keys()) // shared by every run: no request is ever repeated
 	runOnce := func(c int, r float64) (*bench.Result, error) {
-		return bench.Run(ctx, bench.Options{URL: ethURL, Workload: wl, Concurrency: c, Rate: r, Duration: *dur, Seq: seq})
+		return bench.Run(ctx, bench.Options{URL: ethURL, Workload: wl, Concurrency: c, Rate: r, Duration: *dur, Seq: seq, SignerPIDs: signerPIDs})
 	}
 	first, err := runOnce(*conc, *rate)
 	if err != nil {
@@ -164,8 +174,12 @@ func cmdBench(args []string) int {
 	}
 	if len(rep.Baselines) > 0 && rep.Baselines[0].Throughput > 0 {
 		rep.Ratio = first.Throughput / rep.Baselines[0].Throughput
-		if len(rep.Baselines) > 1 {
+		if len(rep.Baselines) > 2 {
 			rep.RatioSV = first.Throughput / rep.Baselines[1].Throughput
+			rep.RatioSH = first.Throughput / rep.Baselines[2].Throughput
+		}
+		if first.SignerCPUUs > 0 {
+			rep.CPURatio = rep.Baselines[0].CPUUs / (first.SignerCPUUs + first.ClientCPUUs)
 		}
 	}
 	printBenchTable(rep)
@@ -209,7 +223,14 @@ func printBenchTable(rep *benchReport) {
 		if rep.RatioSV > 0 {
 			fmt.Printf("   end-to-end / raw sign+verify: %.2f", rep.RatioSV)
 		}
+		if rep.RatioSH > 0 {
+			fmt.Printf("   end-to-end / raw sign, one hash per message: %.2f", rep.RatioSH)
+		}
 		fmt.Println()
+	}
+	if r := rep.Runs; len(r) > 0 && rep.CPURatio > 0 {
+		fmt.Printf("  CPU per signature: signer %.0f µs, load generator %.0f µs; raw sign %.0f µs: CPU ratio %.2f\n",
+			r[0].SignerCPUUs, r[0].ClientCPUUs, rep.Baselines[0].CPUUs, rep.CPURatio)
 	}
 }
 
@@ -257,6 +278,7 @@ type benchSigner struct {
 	dir              string
 	ethURL, tezURL   string
 	ethKeys, tezKeys []string
+	corePID          int
 	network          *eth.Network
 	startup          *startupReport
 }
@@ -354,6 +376,7 @@ func startBenchSigner(n int, confinement string) (*benchSigner, error) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+	s.corePID = h.CorePID
 	s.startup = &startupReport{Keys: n, HealthySec: time.Since(start).Seconds(),
 		GatewayRSSMB: bench.PeakRSSMB(s.cmd.Process.Pid), CoreRSSMB: bench.PeakRSSMB(h.CorePID)}
 	return s, nil

@@ -20,7 +20,9 @@ import (
 // Workload builds request number seq for key k: the URL path and the JSON body. The
 // runner gives each key one owner at a time and numbers its requests 0, 1, 2, … in the
 // order they are sent, so a workload that moves slots and epochs forward with seq is
-// never refused by protection: a refusal counts as an error.
+// never refused by protection: a refusal counts as an error. Keys are taken in turn, the
+// next free one first (in both loops), so they sign in rounds: the requests in flight
+// at any moment have nearly the same seq, as the validators attesting in one slot do.
 type Workload interface {
 	Name() string
 	Keys() int
@@ -40,6 +42,9 @@ type Options struct {
 	// repeated request is signed again without a new protection record, and would flatter
 	// the figures. Nil: start from 0.
 	Seq []uint64
+	// SignerPIDs are the signer's processes on this machine (gateway and core), whose CPU
+	// time per signature the result reports. Nil: only the load generator's is reported.
+	SignerPIDs []int
 }
 
 // Result of one run. Latencies are measured from the moment a request was due (open
@@ -58,6 +63,10 @@ type Result struct {
 	P99Ms       float64 `json:"p99_ms"`
 	MaxMs       float64 `json:"max_ms"`
 	FirstError  string  `json:"first_error,omitempty"`
+	// CPU time per successful signature (µs): the signer's processes (when known) and
+	// this load generator, over the run.
+	SignerCPUUs float64 `json:"signer_cpu_us_per_signature,omitempty"`
+	ClientCPUUs float64 `json:"client_cpu_us_per_signature,omitempty"`
 }
 
 // Run drives the signer as o says.
@@ -75,6 +84,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	rec := &recorder{}
 	ctx, cancel := context.WithTimeout(ctx, o.Duration)
 	defer cancel()
+	cpu0 := sampleCPU(o.SignerPIDs)
 	start := time.Now()
 	var wg sync.WaitGroup
 	nkeys := o.Workload.Keys()
@@ -88,38 +98,43 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if len(seq) != nkeys {
 		return nil, fmt.Errorf("bench: %d sequence counters for %d keys", len(seq), nkeys)
 	}
+	free := make(chan int, nkeys) // keys not in flight, the longest free first
+	for k := range nkeys {
+		free <- k
+	}
 	if o.Rate > 0 {
-		runOpen(ctx, client, o, rec, &wg, seq)
+		runOpen(ctx, client, o, rec, &wg, seq, free)
 	} else {
 		if o.Concurrency > nkeys {
 			return nil, fmt.Errorf("bench: concurrency %d above the %d keys (each key signs in order)", o.Concurrency, nkeys)
 		}
-		for w := 0; w < o.Concurrency; w++ {
+		for range o.Concurrency {
 			wg.Go(func() {
-				for k := w; ctx.Err() == nil; k += o.Concurrency { // worker w owns keys w, w+C, …
-					if k >= nkeys {
-						k = w
-					}
+				for ctx.Err() == nil {
+					k := <-free // never empty: at most Concurrency keys are out
 					t0 := time.Now()
 					rec.add(send(client, o.URL, o.Workload, k, seq[k]), time.Since(t0))
 					seq[k]++
+					free <- k
 				}
 			})
 		}
 	}
 	wg.Wait()
-	return rec.result(o, time.Since(start)), nil
+	res := rec.result(o, time.Since(start))
+	cpu1 := sampleCPU(o.SignerPIDs)
+	res.ClientCPUUs = perSignature(cpu1.self-cpu0.self, res.OK)
+	if cpu0.ok && cpu1.ok {
+		res.SignerCPUUs = perSignature(cpu1.signer-cpu0.signer, res.OK)
+	}
+	return res, nil
 }
 
 // runOpen sends at a fixed rate whatever the answers; each request takes a free key,
 // runs in its own goroutine and gives the key back. With no key free the generator itself
 // is saturated: that is counted as an error, never hidden.
-func runOpen(ctx context.Context, client *http.Client, o Options, rec *recorder, wg *sync.WaitGroup, seq []uint64) {
+func runOpen(ctx context.Context, client *http.Client, o Options, rec *recorder, wg *sync.WaitGroup, seq []uint64, free chan int) {
 	interval := time.Duration(float64(time.Second) / o.Rate)
-	free := make(chan int, len(seq))
-	for k := range seq {
-		free <- k
-	}
 	next := time.Now()
 	for ctx.Err() == nil {
 		due := next

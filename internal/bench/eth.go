@@ -3,6 +3,7 @@ package bench
 import (
 	"encoding/hex"
 	"fmt"
+	"strings"
 
 	"github.com/keyward/keyward/internal/eth"
 )
@@ -10,15 +11,39 @@ import (
 // EthWorkload sends Ethereum signing requests for a network's current fork, spreading
 // workers over keys and moving epochs forward so that protection never refuses.
 type EthWorkload struct {
-	Kind    string // "attestation", "block" or "aggregate"
-	Network *eth.Network
-	Pubkeys []string // 0x-hex public keys
+	Kind string // "attestation", "block" or "aggregate"
+	// Distinct gives each key its own attestation data (its own beacon_block_root), the
+	// worst case for a signer. Without it the keys signing the same seq sign identical
+	// data, as every validator attesting in a slot does since Electra (EIP-7549).
+	Distinct bool
+	Network  *eth.Network
+	Pubkeys  []string // 0x-hex public keys
 	// Base offsets epochs and slots, so that runs against the same signer never repeat.
 	Base uint64
 }
 
 // Name implements Workload.
-func (w *EthWorkload) Name() string { return "eth-" + w.Kind }
+func (w *EthWorkload) Name() string {
+	if w.Distinct {
+		return "eth-" + w.Kind + "-distinct"
+	}
+	return "eth-" + w.Kind
+}
+
+// NewEthWorkload returns the workload named eth-attestation, eth-attestation-distinct,
+// eth-block or eth-aggregate, or nil for another name.
+func NewEthWorkload(name string, n *eth.Network, pubkeys []string, base uint64) *EthWorkload {
+	w := &EthWorkload{Network: n, Pubkeys: pubkeys, Base: base}
+	switch name {
+	case "eth-attestation", "eth-block", "eth-aggregate":
+		w.Kind = strings.TrimPrefix(name, "eth-")
+	case "eth-attestation-distinct":
+		w.Kind, w.Distinct = "attestation", true
+	default:
+		return nil
+	}
+	return w
+}
 
 // latest returns the newest scheduled fork.
 func latest(n *eth.Network) eth.Fork {
@@ -53,8 +78,12 @@ func (w *EthWorkload) Request(k int, seq uint64) (string, []byte) {
 	case "aggregate":
 		body = fmt.Sprintf(`{"type":"AGGREGATION_SLOT",%s,"aggregation_slot":{"slot":"%d"}}`, fi, slot)
 	default:
+		blockRoot := 0
+		if w.Distinct {
+			blockRoot = k + 1
+		}
 		body = fmt.Sprintf(`{"type":"ATTESTATION",%s,"attestation":{"slot":"%d","index":"0","beacon_block_root":"0x%064x","source":{"epoch":"%d","root":"0x%064x"},"target":{"epoch":"%d","root":"0x%064x"}}}`,
-			fi, slot, 0, epoch-1, 0, epoch, 0)
+			fi, slot, blockRoot, epoch-1, 0, epoch, 0)
 	}
 	return "/api/v1/eth2/sign/" + key, []byte(body)
 }
