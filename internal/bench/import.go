@@ -277,8 +277,8 @@ type ImportOptions struct {
 	// Baseline is how long each scrypt rate is measured (at least two decryptions per
 	// goroutine in any case).
 	Baseline time.Duration
-	// Workers is how many decryptions the import runs at once; it only divides the peak
-	// RSS in the report.
+	// Workers is how many decryptions the import runs at once given enough files; it only
+	// divides the peak RSS in the report.
 	Workers int
 	// Command returns an import to measure, reading keystoreDir with the password in
 	// passwordFile (`keyward keys import`); every round's command imports into the same
@@ -341,6 +341,7 @@ func MeasureImport(ctx context.Context, o ImportOptions) (*ImportResult, error) 
 		o.Rounds = 4
 	}
 	o.Rounds = min(o.Rounds, o.Keys)
+	o.Workers = min(o.Workers, o.Keys/o.Rounds) // an import runs at most one decryption per file
 	if o.Log == nil {
 		o.Log = io.Discard
 	}

@@ -23,8 +23,9 @@ var errChecksum = errors.New("checksum mismatch")
 // for some inputs, such as a combining diaeresis), so every keystore keystorev4 opens
 // still opens, and none other. TestDecryptMatchesKeystorev4 holds it to that.
 //
-// The caller zeroes the secret. The normalised passwords and derived keys are zeroed
-// here; the scratch is wiped by its owner.
+// The caller zeroes the secret. The normalised passwords given to the KDF and the derived
+// keys are zeroed here (not the NFKD library's intermediate strings, nor HMAC's copies of
+// its key); the scratch is wiped by its owner.
 func (ks *keystore) decrypt(password []byte, sc *kdfScratch) ([]byte, error) {
 	pw := borrowString(password)
 	first := normPassword(pw)
