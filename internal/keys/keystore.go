@@ -2,8 +2,6 @@ package keys
 
 import (
 	"bytes"
-	"crypto/aes"
-	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -21,7 +19,7 @@ const (
 	// maxKeystoreSize bounds the bytes read from one keystore file; real ones are ~1 KiB.
 	maxKeystoreSize = 64 << 10
 	// maxScryptMemory bounds 128·r·n, the scrypt working set, to the 256 MiB of the
-	// EIP-2335 default (n=2^18, r=8); autoParallelism budgets 300 MiB per worker.
+	// EIP-2335 default (n=2^18, r=8); importParallelism budgets 300 MiB per worker.
 	maxScryptMemory = 256 << 20
 	// maxScryptWork bounds n·r·p to four times the default cost (~3 s here).
 	maxScryptWork = 4 << 18 * 8
@@ -75,20 +73,9 @@ type aesParams struct {
 
 // keystore is a validated keystore: what import needs, nothing secret.
 type keystore struct {
-	pub        [BLSPublicKeySize]byte
-	meta       Meta
-	kdf        kdfParams
-	checksum   [sha256.Size]byte
-	iv         [aes.BlockSize]byte
-	ciphertext [blsSecretSize]byte
-}
-
-// kdfParams is a keystore's key derivation, within the limits validateKDF checks.
-type kdfParams struct {
-	scrypt  bool // scrypt(n, r, p); otherwise PBKDF2 with HMAC-SHA-256 and c rounds
-	n, r, p int
-	c       int
-	salt    []byte
+	pub    [BLSPublicKeySize]byte
+	meta   Meta
+	crypto map[string]any // the crypto module, as keystorev4 takes it
 }
 
 // isUUID reports whether s is a UUID in its textual 8-4-4-4-12 hex form (RFC 4122).
@@ -159,16 +146,18 @@ func parseKeystore(data []byte) (*keystore, error) {
 		return nil, fmt.Errorf("pubkey: %w: %w", ErrInvalidKeystore, err)
 	}
 	copy(ks.pub[:], pub)
-	if err := parseCrypto(f.Crypto, ks); err != nil {
+	if err := validateCrypto(f.Crypto); err != nil {
 		return nil, err
+	}
+	if err := json.Unmarshal(f.Crypto, &ks.crypto); err != nil {
+		return nil, fmt.Errorf("crypto: %w", ErrInvalidKeystore)
 	}
 	return ks, nil
 }
 
-// parseCrypto checks the crypto section strictly and stores it in ks, so that a failure
-// of the decryption that follows can only mean a checksum mismatch, that is, a wrong
-// password.
-func parseCrypto(raw json.RawMessage, ks *keystore) error {
+// validateCrypto checks the crypto section strictly, so that a failure of the decryption
+// that follows can only mean a checksum mismatch, that is, a wrong password.
+func validateCrypto(raw json.RawMessage) error {
 	var c ksCrypto
 	if err := decodeStrict(raw, &c); err != nil {
 		return fmt.Errorf("crypto: %w", err)
@@ -181,8 +170,7 @@ func parseCrypto(raw json.RawMessage, ks *keystore) error {
 			return fmt.Errorf("crypto %q: message and params are required: %w", m.Function, ErrInvalidKeystore)
 		}
 	}
-	kdf, err := validateKDF(c.KDF)
-	if err != nil {
+	if err := validateKDF(c.KDF); err != nil {
 		return err
 	}
 	if c.Checksum.Function != "sha256" || !isHex(*c.Checksum.Message, 32) {
@@ -201,61 +189,51 @@ func parseCrypto(raw json.RawMessage, ks *keystore) error {
 	if ap.IV == nil || !isHex(*ap.IV, 16) || !isHex(*c.Cipher.Message, blsSecretSize) {
 		return fmt.Errorf("cipher: want a 16-byte iv and a 32-byte message: %w", ErrInvalidKeystore)
 	}
-	ks.kdf = kdf
-	// The lengths were checked just above.
-	_, _ = hex.Decode(ks.checksum[:], []byte(*c.Checksum.Message))
-	_, _ = hex.Decode(ks.iv[:], []byte(*ap.IV))
-	_, _ = hex.Decode(ks.ciphertext[:], []byte(*c.Cipher.Message))
 	return nil
 }
 
-func validateKDF(m *ksModule) (kdfParams, error) {
-	var none kdfParams
+func validateKDF(m *ksModule) error {
 	if *m.Message != "" {
-		return none, fmt.Errorf("kdf message not empty: %w", ErrInvalidKeystore)
+		return fmt.Errorf("kdf message not empty: %w", ErrInvalidKeystore)
 	}
 	switch m.Function {
 	case "scrypt":
 		var p scryptParams
 		if err := decodeStrict(m.Params, &p); err != nil {
-			return none, fmt.Errorf("scrypt params: %w", err)
+			return fmt.Errorf("scrypt params: %w", err)
 		}
 		if p.DKLen == nil || *p.DKLen != 32 || p.N == nil || p.R == nil || p.P == nil || p.Salt == nil {
-			return none, fmt.Errorf("scrypt params: dklen 32, n, r, p, salt required: %w", ErrInvalidKeystore)
+			return fmt.Errorf("scrypt params: dklen 32, n, r, p, salt required: %w", ErrInvalidKeystore)
 		}
 		n, r, pp := *p.N, *p.R, *p.P
 		if n < 2 || bits.OnesCount(uint(n)) != 1 || r < 1 || pp < 1 ||
 			n > maxScryptMemory/128/r || n*r > maxScryptWork/pp {
-			return none, fmt.Errorf("scrypt n=%d r=%d p=%d beyond limits (memory %d MiB, work %d): %w",
+			return fmt.Errorf("scrypt n=%d r=%d p=%d beyond limits (memory %d MiB, work %d): %w",
 				n, r, pp, maxScryptMemory>>20, maxScryptWork, ErrInvalidKeystore)
 		}
-		salt, err := decodeSalt(*p.Salt)
-		return kdfParams{scrypt: true, n: n, r: r, p: pp, salt: salt}, err
+		return validateSalt(*p.Salt)
 	case "pbkdf2":
 		var p pbkdf2Params
 		if err := decodeStrict(m.Params, &p); err != nil {
-			return none, fmt.Errorf("pbkdf2 params: %w", err)
+			return fmt.Errorf("pbkdf2 params: %w", err)
 		}
 		if p.DKLen == nil || *p.DKLen != 32 || p.C == nil || p.PRF == nil || *p.PRF != "hmac-sha256" || p.Salt == nil {
-			return none, fmt.Errorf("pbkdf2 params: dklen 32, c, prf hmac-sha256, salt required: %w", ErrInvalidKeystore)
+			return fmt.Errorf("pbkdf2 params: dklen 32, c, prf hmac-sha256, salt required: %w", ErrInvalidKeystore)
 		}
 		if *p.C < 1 || *p.C > maxPBKDF2Rounds {
-			return none, fmt.Errorf("pbkdf2 c=%d not in [1, %d]: %w", *p.C, maxPBKDF2Rounds, ErrInvalidKeystore)
+			return fmt.Errorf("pbkdf2 c=%d not in [1, %d]: %w", *p.C, maxPBKDF2Rounds, ErrInvalidKeystore)
 		}
-		salt, err := decodeSalt(*p.Salt)
-		return kdfParams{c: *p.C, salt: salt}, err
+		return validateSalt(*p.Salt)
 	default:
-		return none, fmt.Errorf("kdf %q unsupported: %w", m.Function, ErrInvalidKeystore)
+		return fmt.Errorf("kdf %q unsupported: %w", m.Function, ErrInvalidKeystore)
 	}
 }
 
-// decodeSalt decodes a KDF salt of 1 to maxSaltHex/2 bytes.
-func decodeSalt(s string) ([]byte, error) {
-	salt, err := hex.DecodeString(s)
-	if err != nil || len(salt) == 0 || len(s) > maxSaltHex {
-		return nil, fmt.Errorf("kdf salt not hex of 1..%d bytes: %w", maxSaltHex/2, ErrInvalidKeystore)
+func validateSalt(s string) error {
+	if len(s) == 0 || len(s) > maxSaltHex || !isHex(s, len(s)/2) {
+		return fmt.Errorf("kdf salt not hex of 1..%d bytes: %w", maxSaltHex/2, ErrInvalidKeystore)
 	}
-	return salt, nil
+	return nil
 }
 
 // isHex reports whether s is exactly n bytes of hex.
