@@ -46,6 +46,7 @@ fuzz ./internal/wire/ FuzzReadFrame
 fuzz ./internal/wire/ FuzzDecodeResults
 fuzz ./internal/wire/ FuzzDecodeKeymanager
 fuzz ./internal/wire/ FuzzDecodeTezos
+fuzz ./internal/wire/ FuzzDecodeAdmin
 fuzz ./internal/wire/ FuzzDecodeGatewayRefusal
 fuzz ./internal/keys/ FuzzParseKeystore
 fuzz ./internal/protect/ FuzzImportInterchange

@@ -14,14 +14,27 @@ const FileName = "audit.jsonl"
 // Decision is what the core did. The zero value is invalid (Verify refuses it).
 type Decision string
 
-// Decisions.
+// Decisions. A request under an "approve" rule makes an Approval event, then one of
+// Approved, Denied or Expired (same ApprovalID), then its Signed or Refused event.
 const (
 	Signed   Decision = "signed"
 	Refused  Decision = "refused"
 	Approval Decision = "approval" // awaiting an operator's approval
+	Approved Decision = "approved" // an operator approved it (Operator says who)
+	Denied   Decision = "denied"   // an operator denied it (Operator says who)
+	Expired  Decision = "expired"  // no decision in time, or the gateway connection ended (Reason)
+	// AdminRefused is a connection to the admin socket refused: its peer (Operator) is
+	// neither root nor an approver, or is the gateway's user.
+	AdminRefused Decision = "admin_refused"
 )
 
-func (d Decision) valid() bool { return d == Signed || d == Refused || d == Approval }
+func (d Decision) valid() bool {
+	switch d {
+	case Signed, Refused, Approval, Approved, Denied, Expired, AdminRefused:
+		return true
+	}
+	return false
+}
 
 // Event is one decision of the core. Fields that do not apply are omitted. It holds no
 // secret: no key material, no signature, no payload beyond the facts below.
@@ -58,6 +71,13 @@ type Event struct {
 	Origin     string  `json:"origin,omitempty"`
 	Remote     string  `json:"remote,omitempty"`
 	Suppressed *uint64 `json:"suppressed,omitempty"`
+	// Epoch of a voluntary exit.
+	Epoch *uint64 `json:"epoch,omitempty"`
+	// ApprovalID links the events of one request that waited for an operator (the ID of
+	// keyward approvals list); Operator is who approved or denied it, or the peer the
+	// admin socket refused ("uid 0 (root)"), as the kernel named it (SO_PEERCRED).
+	ApprovalID string `json:"approval_id,omitempty"`
+	Operator   string `json:"operator,omitempty"`
 }
 
 // Hash is a SHA-256 record hash, written as 64 hex digits.

@@ -10,6 +10,8 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
+	"time"
 
 	toml "github.com/pelletier/go-toml/v2"
 )
@@ -24,6 +26,17 @@ const (
 	// KeymanagerTokenFile holds the Keymanager API's bearer token (0600). Clients of the
 	// Keymanager API read it, as they read Lighthouse's api-token.txt.
 	KeymanagerTokenFile = "keymanager.token"
+	// AdminSocketFile is the default core.admin_socket: the core's local admin channel.
+	AdminSocketFile = "admin.sock"
+)
+
+// Defaults and bounds of operator approvals ([core] approval_timeout, max_pending_approvals).
+const (
+	DefaultApprovalTimeout     = 2 * time.Minute
+	MinApprovalTimeout         = time.Second
+	MaxApprovalTimeout         = time.Hour
+	DefaultMaxPendingApprovals = 16
+	MaxPendingApprovals        = 1024
 )
 
 // Confinement levels the core can be asked for.
@@ -81,6 +94,42 @@ type Core struct {
 	// this many epochs every hour, raising low watermarks first (never lowering
 	// protection). 0 (default) keeps everything.
 	ProtectionKeepEpochs uint64 `toml:"protection_keep_epochs"`
+	// AdminSocket is the unix socket of the core's local admin channel (keyward approvals,
+	// approve, deny), relative to the state directory unless absolute. Default admin.sock.
+	// The core creates it, mode 0600, before it confines itself; it never passes through
+	// the gateway.
+	AdminSocket string `toml:"admin_socket"`
+	// AdminSocketGroup, when set, makes the admin socket 0660 and of this group (the core's
+	// user must be a member), so that approvers who are not root can reach it. The socket's
+	// directory must let them through too (the state directory is 0700: put the socket
+	// elsewhere, e.g. /run/keyward/admin.sock).
+	AdminSocketGroup string `toml:"admin_socket_group"`
+	// Approvers are the users (names or numeric uids) who may approve or deny requests on
+	// the admin socket, besides root. The user the gateway runs as is refused, even if
+	// listed: a compromised gateway must not approve its own requests.
+	Approvers []string `toml:"approvers"`
+	// ApprovalTimeout is how long a request under an "approve" rule waits for an operator
+	// before it is refused. Default 2m; 1s to 1h.
+	ApprovalTimeout Duration `toml:"approval_timeout"`
+	// MaxPendingApprovals bounds the requests waiting for an operator at once; beyond it
+	// a request that needs approval is refused at once. Default 16; 1 to 1024.
+	MaxPendingApprovals int `toml:"max_pending_approvals"`
+}
+
+// Duration is a time.Duration written as text in keyward.toml ("2m", "90s").
+type Duration time.Duration
+
+// MarshalText writes the Go form ("2m0s").
+func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d).String()), nil }
+
+// UnmarshalText reads a Go duration ("2m", "1h30m").
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return fmt.Errorf("parse duration: %w", err)
+	}
+	*d = Duration(v)
+	return nil
 }
 
 // Eth configures the Ethereum (Web3Signer eth2) API of the gateway.
@@ -109,7 +158,8 @@ const MinProtectionKeepEpochs = 225
 // Default returns the configuration `keyward init` writes.
 func Default() Config {
 	return Config{
-		Core:  Core{Confinement: ConfinementFull, MasterKey: MasterKeyFile, MaxConcurrent: 64, QueueDepth: 1024},
+		Core: Core{Confinement: ConfinementFull, MasterKey: MasterKeyFile, MaxConcurrent: 64, QueueDepth: 1024,
+			AdminSocket: AdminSocketFile, Approvers: []string{}, ApprovalTimeout: Duration(DefaultApprovalTimeout), MaxPendingApprovals: DefaultMaxPendingApprovals},
 		Eth:   Eth{Listen: "127.0.0.1:9000", MaxBodyBytes: 1 << 20, MaxInFlight: 1024, TimeoutSeconds: 10},
 		Tezos: DefaultTezos(),
 		Log:   Log{Format: "text", Level: "info"},
@@ -163,6 +213,9 @@ func (c *Config) Validate() error {
 	if k := c.Core.ProtectionKeepEpochs; k != 0 && k < MinProtectionKeepEpochs {
 		return fmt.Errorf("core.protection_keep_epochs: %d is below %d (about a day); 0 keeps everything", k, MinProtectionKeepEpochs)
 	}
+	if err := c.Core.validateApprovals(); err != nil {
+		return err
+	}
 	if _, _, err := net.SplitHostPort(c.Eth.Listen); err != nil {
 		return fmt.Errorf("eth.listen: %w", err)
 	}
@@ -213,4 +266,43 @@ func Path(dir, p string) string {
 		return p
 	}
 	return filepath.Join(dir, p)
+}
+
+// validateApprovals checks the admin channel and approval settings.
+func (c *Core) validateApprovals() error {
+	if c.AdminSocket == "" {
+		return errors.New("core.admin_socket: empty")
+	}
+	if t := time.Duration(c.ApprovalTimeout); t < MinApprovalTimeout || t > MaxApprovalTimeout {
+		return fmt.Errorf("core.approval_timeout: %v not in %v..%v", t, MinApprovalTimeout, MaxApprovalTimeout)
+	}
+	if n := c.MaxPendingApprovals; n < 1 || n > MaxPendingApprovals {
+		return fmt.Errorf("core.max_pending_approvals: %d not in 1..%d", n, MaxPendingApprovals)
+	}
+	for _, a := range c.Approvers {
+		if !validUserName(a) {
+			return fmt.Errorf("core.approvers: %q is neither a user name nor a uid", a)
+		}
+	}
+	if g := c.AdminSocketGroup; g != "" && !validUserName(g) {
+		return fmt.Errorf("core.admin_socket_group: %q is neither a group name nor a gid", g)
+	}
+	return nil
+}
+
+// validUserName accepts a numeric id or a portable user or group name (letters, digits,
+// '.', '_', '-', not starting with '-'; at most 32 bytes).
+func validUserName(s string) bool {
+	if _, err := strconv.ParseUint(s, 10, 32); err == nil {
+		return true
+	}
+	if s == "" || len(s) > 32 || s[0] == '-' {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-') {
+			return false
+		}
+	}
+	return true
 }

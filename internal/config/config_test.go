@@ -4,6 +4,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestRoundTrip(t *testing.T) {
@@ -22,17 +23,41 @@ func TestRoundTrip(t *testing.T) {
 
 func TestRefused(t *testing.T) {
 	cases := map[string]string{
-		"[core]\nconfinment = \"full\"\n":  "unknown key",
-		"[core]\nconfinement = \"some\"\n": "core.confinement",
-		"[eth]\nlisten = \"nonsense\"\n":   "eth.listen",
-		"[eth]\nmax_body_bytes = 1\n":      "eth.max_body_bytes",
-		"[log]\nformat = \"xml\"\n":        "log.format",
-		"[[core]]\n":                       "parse",
+		"[core]\nconfinment = \"full\"\n":        "unknown key",
+		"[core]\nconfinement = \"some\"\n":       "core.confinement",
+		"[eth]\nlisten = \"nonsense\"\n":         "eth.listen",
+		"[eth]\nmax_body_bytes = 1\n":            "eth.max_body_bytes",
+		"[log]\nformat = \"xml\"\n":              "log.format",
+		"[[core]]\n":                             "parse",
+		"[core]\nadmin_socket = \"\"\n":          "core.admin_socket",
+		"[core]\napproval_timeout = \"0s\"\n":    "core.approval_timeout",
+		"[core]\napproval_timeout = \"2h\"\n":    "core.approval_timeout",
+		"[core]\napproval_timeout = \"soon\"\n":  "invalid duration",
+		"[core]\nmax_pending_approvals = 0\n":    "core.max_pending_approvals",
+		"[core]\napprovers = [\"a b\"]\n":        "core.approvers",
+		"[core]\napprovers = [\"-x\"]\n":         "core.approvers",
+		"[core]\nadmin_socket_group = \"a;b\"\n": "core.admin_socket_group",
 	}
 	for in, want := range cases {
 		if _, err := Parse([]byte(in)); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%q: want error containing %q, got %v", in, want, err)
 		}
+	}
+}
+
+// TestApprovalSettings: the defaults, and values as an operator writes them.
+func TestApprovalSettings(t *testing.T) {
+	d := Default().Core
+	if d.AdminSocket != AdminSocketFile || time.Duration(d.ApprovalTimeout) != 2*time.Minute || d.MaxPendingApprovals != 16 || len(d.Approvers) != 0 {
+		t.Fatalf("defaults: %+v", d)
+	}
+	c, err := Parse([]byte("[core]\nadmin_socket = \"/run/keyward/admin.sock\"\nadmin_socket_group = \"keyward-admin\"\napprovers = [\"alice\", \"1001\"]\napproval_timeout = \"90s\"\nmax_pending_approvals = 4\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Core.AdminSocket != "/run/keyward/admin.sock" || c.Core.AdminSocketGroup != "keyward-admin" || len(c.Core.Approvers) != 2 ||
+		time.Duration(c.Core.ApprovalTimeout) != 90*time.Second || c.Core.MaxPendingApprovals != 4 {
+		t.Fatalf("parsed: %+v", c.Core)
 	}
 }
 

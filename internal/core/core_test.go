@@ -385,7 +385,7 @@ func TestBatchVerifyRefusesOnlyTheBadSignature_Inv6(t *testing.T) {
 			if r.Err != nil {
 				t.Fatalf("key %d: %v", i, r.Err)
 			}
-			_, sg := s.signEth(attestationReq(ks[i].PublicKey(), round-1, round, 1)) // same root
+			_, sg := s.signEth(attestationReq(ks[i].PublicKey(), round-1, round, 1), nil) // same root
 			if !ks[i].Verify(sg.SigningRoot[:], r.Signature) {
 				t.Fatalf("key %d: returned signature does not verify", i)
 			}

@@ -78,15 +78,21 @@ func (s *Service) SetPolicy(p *policy.Policy) error {
 	return nil
 }
 
-// policyError maps a policy decision to the failure the client gets (Inv 8), nil when
-// allowed. Approvals do not exist yet: a request that needs one is answered "awaiting
-// approval" and not signed.
-func policyError(d policy.Decision) *wire.Error {
+// policyError maps a policy decision to the failure the client gets (Inv 8), nil when the
+// request may go on. An "approve" verdict goes on only with g, an operator's approval of
+// this very request (its digest: the signing root or the payload hash, recomputed by the
+// caller); without it the answer is "awaiting approval", which the core turns into a wait
+// for an operator (approval.go), never into a signature. A refusal stands whatever an
+// operator approved: a policy reloaded to "refuse" while the request waited wins.
+func policyError(d policy.Decision, g *grant, digest [32]byte) *wire.Error {
 	switch d.Verdict {
 	case policy.Allow:
 		return nil
 	case policy.NeedsApproval:
-		return wire.Errorf(wire.KindApproval, "%s (operator approvals are not available in this version: the request is not signed)", d.Reason)
+		if g.covers(digest) {
+			return nil
+		}
+		return wire.Errorf(wire.KindApproval, "%s", d.Reason)
 	}
 	if d.Reason == "" {
 		return wire.Errorf(wire.KindPolicy, "refused by policy")
@@ -117,12 +123,8 @@ func (s *Service) chargeTezos(pkh tezos.PublicKeyHash, td policy.TezosDecision) 
 	return wire.Errorf(wire.KindUnavailable, "spend ledger unavailable: %v", err)
 }
 
-// record appends ev with the decision res carries.
+// record appends ev with the decision err carries (nil: signed).
 func (s *Service) record(ev audit.Event, err *wire.Error) {
-	a := s.rec.audit
-	if a == nil {
-		return
-	}
 	switch {
 	case err == nil:
 		ev.Decision = audit.Signed
@@ -130,6 +132,15 @@ func (s *Service) record(ev audit.Event, err *wire.Error) {
 		ev.Decision, ev.Reason = audit.Approval, err.Msg
 	default:
 		ev.Decision, ev.Reason = audit.Refused, err.Kind.String()+": "+err.Msg
+	}
+	s.appendEvent(ev)
+}
+
+// appendEvent stamps ev with the time and appends it to the audit trail, if there is one.
+func (s *Service) appendEvent(ev audit.Event) {
+	a := s.rec.audit
+	if a == nil {
+		return
 	}
 	ev.Time = s.rec.now()
 	if aerr := a.Append(ev); aerr != nil && !s.rec.auditFail.Swap(true) {
@@ -139,56 +150,54 @@ func (s *Service) record(ev audit.Event, err *wire.Error) {
 
 func u64p(v uint64) *uint64 { return &v }
 
-// auditEth records one Ethereum decision; sg is nil when the request did not decode.
-func (s *Service) auditEth(r *wire.EthSignRequest, sg *eth.Signable, res *wire.SignResult) {
-	if s.rec.audit == nil {
-		return
-	}
+// ethEvent describes an Ethereum request for the audit trail (Decision unset); sg is nil
+// when the request did not decode.
+func ethEvent(r *wire.EthSignRequest, sg *eth.Signable) audit.Event {
 	ev := audit.Event{Client: r.Client, Chain: "eth", Key: "0x" + hex.EncodeToString(r.Pubkey[:]), Kind: r.Req.Type.String()}
-	if sg != nil {
-		switch sg.Type {
-		case eth.TypeVoluntaryExit:
-			ev.ValidatorIndex = u64p(sg.Exit.ValidatorIndex)
-		case eth.TypeValidatorRegistration:
-			ev.FeeRecipient = "0x" + hex.EncodeToString(sg.Registration.FeeRecipient[:])
-			ev.GasLimit = u64p(sg.Registration.GasLimit)
-		case eth.TypeDeposit:
-			ev.Amount = u64p(sg.Deposit.Amount) // gwei
-		default:
-			ev.Slot = u64p(sg.Slot)
-		}
+	if sg == nil {
+		return ev
 	}
-	s.record(ev, res.Err)
+	switch sg.Type {
+	case eth.TypeVoluntaryExit:
+		ev.ValidatorIndex, ev.Epoch = u64p(sg.Exit.ValidatorIndex), u64p(sg.Exit.Epoch)
+	case eth.TypeValidatorRegistration:
+		ev.FeeRecipient = "0x" + hex.EncodeToString(sg.Registration.FeeRecipient[:])
+		ev.GasLimit = u64p(sg.Registration.GasLimit)
+	case eth.TypeDeposit:
+		ev.Amount = u64p(sg.Deposit.Amount) // gwei
+	default:
+		ev.Slot = u64p(sg.Slot)
+	}
+	return ev
 }
 
-// auditTezos records one Tezos decision; req is nil when the payload did not decode.
-func (s *Service) auditTezos(r *wire.TezosSignRequest, req *tezos.Request, res *wire.TezosSignResult) {
-	if s.rec.audit == nil {
-		return
-	}
+// tezosEvent describes a Tezos request for the audit trail (Decision unset); req is nil
+// when the payload did not decode.
+func tezosEvent(r *wire.TezosSignRequest, req *tezos.Request) audit.Event {
 	ev := audit.Event{Client: r.Client, Chain: "tezos", Key: r.PKH.String(), Kind: "undecoded"}
-	if req != nil {
-		ev.Kind = req.Kind.String()
-		switch req.Kind {
-		case tezos.RequestGeneric:
-			var kinds, dsts []string
-			var amount uint64
-			for _, op := range req.Operations {
-				kinds = append(kinds, op.Kind.String())
-				if op.Kind == tezos.OpTransaction {
-					dsts = append(dsts, op.Destination.String())
-					amount += op.Amount // for the record only; the policy checks overflow
-				}
-			}
-			ev.Kind += ": " + strings.Join(kinds, ",")
-			if len(dsts) > 0 {
-				ev.Destination = strings.Join(dsts, ",")
-				ev.Amount = u64p(amount)
-			}
-		default:
-			l := req.Level
-			ev.Level = &l
-		}
+	if req == nil {
+		return ev
 	}
-	s.record(ev, res.Err)
+	ev.Kind = req.Kind.String()
+	switch req.Kind {
+	case tezos.RequestGeneric:
+		var kinds, dsts []string
+		var amount uint64
+		for _, op := range req.Operations {
+			kinds = append(kinds, op.Kind.String())
+			if op.Kind == tezos.OpTransaction {
+				dsts = append(dsts, op.Destination.String())
+				amount += op.Amount // for the record only; the policy checks overflow
+			}
+		}
+		ev.Kind += ": " + strings.Join(kinds, ",")
+		if len(dsts) > 0 {
+			ev.Destination = strings.Join(dsts, ",")
+			ev.Amount = u64p(amount)
+		}
+	default:
+		l := req.Level
+		ev.Level = &l
+	}
+	return ev
 }

@@ -7,7 +7,9 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -19,27 +21,40 @@ import (
 	"github.com/keyward/keyward/internal/wire"
 )
 
-// memAudit collects events.
-type memAudit struct{ events []audit.Event }
+// memAudit collects events; it is safe for concurrent use.
+type memAudit struct {
+	mu     sync.Mutex // guards events
+	events []audit.Event
+}
 
-func (m *memAudit) Append(ev audit.Event) error { m.events = append(m.events, ev); return nil }
+func (m *memAudit) Append(ev audit.Event) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.events = append(m.events, ev)
+	return nil
+}
+
+// snapshot returns the events so far.
+func (m *memAudit) snapshot() []audit.Event {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return slices.Clone(m.events)
+}
 
 func (m *memAudit) last(t *testing.T) audit.Event {
 	t.Helper()
-	if len(m.events) == 0 {
+	evs := m.snapshot()
+	if len(evs) == 0 {
 		t.Fatal("no audit event")
 	}
-	return m.events[len(m.events)-1]
+	return evs[len(evs)-1]
 }
 
 // allowTransfers puts in force a policy.toml that lets pkh send payload's destination
 // times n its amount per day, with an in-memory ledger.
 func allowTransfers(t *testing.T, s *Service, pkh tezos.PublicKeyHash, payload []byte, n uint64) *memAudit {
 	t.Helper()
-	req, err := tezos.Classify(payload)
-	if err != nil {
-		t.Fatal(err)
-	}
+	req := mustClassify(t, payload)
 	var dst string
 	var amount uint64
 	for _, op := range req.Operations {
@@ -58,9 +73,19 @@ func allowTransfers(t *testing.T, s *Service, pkh tezos.PublicKeyHash, payload [
 	return a
 }
 
-// TestTezosTransfer_HostileClient_Inv4: a transfer over the daily limit and a transfer to
-// an unknown destination are refused by policy and recorded in the audit trail.
-func TestTezosTransfer_HostileClient_Inv4(t *testing.T) {
+func mustClassify(t *testing.T, payload []byte) *tezos.Request {
+	t.Helper()
+	req, err := tezos.Classify(payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return req
+}
+
+// transferService is a service whose tz1 key may sign generic operations holding
+// transactions (keyward.toml's side of the policy), and a transfer payload.
+func transferService(t *testing.T) (*Service, tezos.PublicKeyHash, []byte) {
+	t.Helper()
 	cfg := config.DefaultTezos()
 	s, ks := newTezosService(t, cfg)
 	tz1 := ks[0].Hash()
@@ -69,11 +94,18 @@ func TestTezosTransfer_HostileClient_Inv4(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	signers := []TezosKey{ks[0]}
-	if err := s.EnableTezos(pol, signers, s3Prot(t)); err != nil {
+	if err := s.EnableTezos(pol, []TezosKey{ks[0]}, s3Prot(t)); err != nil {
 		t.Fatal(err)
 	}
 	tr, _ := hex.DecodeString(transferHex)
+	return s, tz1, tr
+}
+
+// TestTezosTransfer_HostileClient_Inv4: a transfer over the daily limit and a transfer to
+// an unknown destination are refused by policy and recorded in the audit trail; under an
+// approve rule, a transfer nobody approves is refused when the approval times out.
+func TestTezosTransfer_HostileClient_Inv4(t *testing.T) {
+	s, tz1, tr := transferService(t)
 	sign := func() *wire.TezosSignResult {
 		return s.SignTezos(&wire.TezosSignRequest{PKH: tz1, Version: wire.TezosVersionUnset, Payload: tr})
 	}
@@ -95,7 +127,7 @@ func TestTezosTransfer_HostileClient_Inv4(t *testing.T) {
 	}
 
 	// Another destination.
-	p, err := policy.Parse(fmt.Appendf(nil, "[tezos.keys.%q]\ntransaction = \"allow\"\ndestinations = [%q]\ndaily_limit_mutez = 1000000000\n", tz1.String(), ks[1].Hash().String()))
+	p, err := policy.Parse(fmt.Appendf(nil, "[tezos.keys.%q]\ntransaction = \"allow\"\ndestinations = [%q]\ndaily_limit_mutez = 1000000000\n", tz1.String(), tz1.String())) // its own address: not the transfer's destination
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,19 +142,29 @@ func TestTezosTransfer_HostileClient_Inv4(t *testing.T) {
 		t.Fatalf("audit of the unknown destination: %+v", ev)
 	}
 
-	// An approve rule: not signed, answered "awaiting approval", recorded as such.
-	p, err = policy.Parse(fmt.Appendf(nil, "[tezos.keys.%q]\ntransaction = \"approve\"\ndestinations = [%q]\ndaily_limit_mutez = 1000000000\n", tz1.String(), a.events[0].Destination))
+	// An approve rule: the request waits for an operator; nobody decides: refused when the
+	// approval times out, recorded as asked, expired, refused.
+	p, err = policy.Parse(fmt.Appendf(nil, "[tezos.keys.%q]\ntransaction = \"approve\"\ndestinations = [%q]\ndaily_limit_mutez = 1000000000\n", tz1.String(), a.snapshot()[0].Destination))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := s.SetPolicy(p); err != nil {
 		t.Fatal(err)
 	}
-	if res = sign(); res.Err == nil || res.Err.Kind != wire.KindApproval || res.Signature != nil {
-		t.Fatalf("approve rule: %+v", res)
+	clock := newFakeClock()
+	if err := s.EnableApprovals(ApprovalOptions{Now: clock.Now, After: clock.After}); err != nil {
+		t.Fatal(err)
 	}
-	if ev := a.last(t); ev.Decision != audit.Approval {
-		t.Fatalf("audit of the approval: %+v", ev)
+	done := make(chan *wire.TezosSignResult, 1)
+	go func() { done <- sign() }()
+	clock.waitArmed(t, 1)
+	pa := onlyPending(t, s)
+	clock.advance(2 * time.Minute)
+	if res = <-done; res.Err == nil || res.Err.Kind != wire.KindPolicy || !strings.Contains(res.Err.Msg, "approval timed out") || res.Signature != nil {
+		t.Fatalf("approve rule, nobody approving: %+v", res)
+	}
+	if got := decisions(a, pa.ID); !sameDecisions(got, audit.Approval, audit.Expired, audit.Refused) {
+		t.Fatalf("audit of the approval: %v", got)
 	}
 }
 
@@ -206,12 +248,23 @@ func TestEthPolicy_HostileClient_Inv4(t *testing.T) {
 			t.Fatalf("%s: audit without fee recipient: %+v", tc.name, ev)
 		}
 	}
+	// Under an approve rule the exit waits for an operator, recorded with its validator
+	// index; denied, it is refused (approval_test.go has the rest).
 	s, pub, a = ethService(t, "[eth.default]\nexit = \"approve\"\n")
-	if res := s.SignEth(&wire.EthSignRequest{Pubkey: pub, Req: exit}); res.Err == nil || res.Err.Kind != wire.KindApproval {
-		t.Fatalf("exit under approve: %+v", res)
+	clock := newFakeClock()
+	if err := s.EnableApprovals(ApprovalOptions{Now: clock.Now, After: clock.After}); err != nil {
+		t.Fatal(err)
 	}
-	if ev := a.last(t); ev.Decision != audit.Approval || ev.ValidatorIndex == nil {
+	res := signAsync(s, &wire.EthSignRequest{Pubkey: pub, Req: exit})
+	clock.waitArmed(t, 1)
+	if ev := a.last(t); ev.Decision != audit.Approval || ev.ValidatorIndex == nil || ev.ApprovalID == "" {
 		t.Fatalf("exit under approve: audit %+v", ev)
+	}
+	if _, werr := decide(s, onlyPending(t, s).ID, wire.VerdictDeny, "", root); werr != nil {
+		t.Fatal(werr)
+	}
+	if r := <-res; r.Err == nil || r.Err.Kind != wire.KindPolicy || !strings.Contains(r.Err.Msg, "denied by operator (uid 0)") {
+		t.Fatalf("exit under approve, denied: %+v", r)
 	}
 	s, pub, _ = ethService(t, "[eth.default]\nexit = \"allow\"\n")
 	if res := s.SignEth(&wire.EthSignRequest{Pubkey: pub, Req: exit}); res.Err != nil {

@@ -84,6 +84,20 @@ func Run(opts RunOptions) error {
 	if d := filepath.Dir(mkPath); !within(opts.Dir, d) {
 		sc.ReadOnlyPaths = append(sc.ReadOnlyPaths, d)
 	}
+	// The admin socket (operator approvals) is made now: once confined, the core can
+	// neither bind nor listen, only accept4 on this descriptor (Inv 4: approvals never pass
+	// through the gateway, whose user the socket refuses).
+	gatewayUID := os.Getuid() // keyward run: the gateway is our parent, of our user
+	if opts.ListenFD != 0 {
+		gatewayUID = opts.GatewayUID
+	}
+	adminLn, adminOpts, err := openAdminChannel(opts.Dir, cfg.Core, gatewayUID)
+	if err != nil {
+		return err
+	}
+	defer adminLn.Close()
+	adminOpts.Log = opts.Log
+	sc.AcceptFDs = append(sc.AcceptFDs, adminLn.FD())
 	report, err := sandbox.Apply(sc)
 	if err != nil {
 		return fmt.Errorf("confine core (set core.confinement = %q or pass --confinement=%s to start with less): %w",
@@ -144,6 +158,11 @@ func Run(opts RunOptions) error {
 	if err := svc.EnablePolicy(PolicyOptions{Policy: pol, Ledger: prot, Audit: trail, Log: opts.Log}); err != nil {
 		return err
 	}
+	if err := svc.EnableApprovals(ApprovalOptions{Timeout: time.Duration(cfg.Core.ApprovalTimeout), Max: cfg.Core.MaxPendingApprovals}); err != nil {
+		return err
+	}
+	defer svc.ServeAdmin(adminLn, adminOpts)()
+	opts.Log.Info("admin socket listening", "path", adminLn.Path(), "approvers", len(adminOpts.Approvers), "approval_timeout", time.Duration(cfg.Core.ApprovalTimeout))
 	stopReload := reloadPolicyOnHangup(svc, opts.Dir, opts.Log)
 	defer stopReload()
 	defer svc.destroyAdmin()
@@ -163,10 +182,16 @@ func Run(opts RunOptions) error {
 		Confinement:           confJSON,
 		Protection:            "bbolt",
 		Version:               opts.Version,
+		ApprovalTimeoutMillis: time.Duration(cfg.Core.ApprovalTimeout).Milliseconds(),
 	}
 	opts.Log.Info("core ready", "network", network.Name, "bls_keys", status.BLSKeys, "tezos_keys", status.TezosKeys, "key_memory_locked", status.KeyMemoryLocked)
 	lim := Limits{MaxConcurrent: cfg.Core.MaxConcurrent, QueueDepth: cfg.Core.QueueDepth}
-	serve := func(c net.Conn) error { return svc.Serve(c, lim, func() *wire.Status { return status }, opts.Log) }
+	current := func() *wire.Status {
+		st := *status
+		st.PendingApprovals = svc.PendingApprovals()
+		return &st
+	}
+	serve := func(c net.Conn) error { return svc.Serve(c, lim, current, opts.Log) }
 	if opts.ListenFD != 0 {
 		return acceptGateways(opts.ListenFD, opts.GatewayUID, serve, opts.Log)
 	}

@@ -2,6 +2,7 @@ package core
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -53,21 +54,30 @@ func (s *Service) Serve(conn net.Conn, lim Limits, status StatusFunc, log *slog.
 		}
 	}()
 
+	// Requests waiting for an operator answer from goroutines of their own, never from a
+	// worker (approval.go); they end, refused, when the connection does.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	waiting := &waiters{ctx: ctx, out: out, log: log}
 	var workers sync.WaitGroup
 	for i := 0; i < lim.MaxConcurrent; i++ {
 		workers.Add(1)
 		go func() {
 			defer workers.Done()
 			for f := range jobs {
-				out <- s.handleSign(f, log)
+				if answer := s.handleSign(f, waiting, log); answer != nil {
+					out <- answer
+				}
 			}
 		}()
 	}
 
 	var admins sync.WaitGroup // key-management operations running aside
 	err := s.readLoop(conn, jobs, out, status, &admins, log)
+	cancel() // nobody is left to answer: the waiting requests are refused
 	close(jobs)
 	workers.Wait()
+	waiting.wg.Wait() // after the workers, the only ones that add to it
 	admins.Wait()
 	close(out)
 	<-writerDone
@@ -180,7 +190,7 @@ func (s *Service) handleInline(f wire.Frame, status StatusFunc, log *slog.Logger
 		}
 		h, werr := s.HighWatermark()
 		return jsonFrame(wire.MsgHighWatermarkResult, f.ID, h, werr), nil
-	default:
+	default: // unknown types, and the admin channel's (wire.IsAdmin): never from a gateway
 		return nil, fmt.Errorf("%w: message type %d from gateway", wire.ErrMalformed, f.Type)
 	}
 }
@@ -196,8 +206,36 @@ func resultType(t wire.MsgType) wire.MsgType {
 	return wire.MsgEthSignResult
 }
 
-// handleSign decodes and serves one signing request. No panic escapes (Inv 8).
-func (s *Service) handleSign(f wire.Frame, log *slog.Logger) (answer []byte) {
+// waiters are the requests of one gateway connection that wait for an operator, each on a
+// goroutine of its own that answers on out when it is decided.
+type waiters struct {
+	ctx context.Context // ends with the connection
+	out chan<- []byte
+	log *slog.Logger
+	wg  sync.WaitGroup
+}
+
+// answerLater runs answer on a goroutine of its own and sends what it returns. No panic
+// escapes (Inv 8): it becomes an "unavailable" answer.
+func (w *waiters) answerLater(f wire.Frame, answer func(ctx context.Context) []byte) {
+	w.wg.Go(func() {
+		defer func() {
+			if p := recover(); p != nil {
+				w.log.Error("panic while a request awaited approval", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+				w.out <- errorFrame(resultType(f.Type), f.ID, wire.Errorf(wire.KindUnavailable, "internal error"))
+			}
+		}()
+		b := answer(w.ctx)
+		if w.ctx.Err() == nil { // else the connection has ended: nobody to answer
+			w.out <- b
+		}
+	})
+}
+
+// handleSign decodes and serves one signing request. A request that needs an operator's
+// approval is handed to wait (it answers later) and handleSign returns nil. No panic
+// escapes (Inv 8).
+func (s *Service) handleSign(f wire.Frame, wait *waiters, log *slog.Logger) (answer []byte) {
 	defer func() {
 		if p := recover(); p != nil {
 			log.Error("panic while signing", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
@@ -210,8 +248,9 @@ func (s *Service) handleSign(f wire.Frame, log *slog.Logger) (answer []byte) {
 		if err != nil {
 			return errorFrame(wire.MsgTezosSignResult, f.ID, wire.Errorf(wire.KindBadRequest, "%v", err))
 		}
-		res := s.SignTezos(req)
-		return wire.FinishFrame(wire.AppendTezosSignResult(wire.StartFrame(wire.MsgTezosSignResult, f.ID), res))
+		return serveSigning(s, f, wait, s.tezosSigning(req), func(res *wire.TezosSignResult) []byte {
+			return wire.FinishFrame(wire.AppendTezosSignResult(wire.StartFrame(wire.MsgTezosSignResult, f.ID), res))
+		})
 	case wire.MsgTezosProvePossession:
 		req, err := wire.DecodeTezosProvePossession(f.Body)
 		if err != nil {
@@ -224,8 +263,9 @@ func (s *Service) handleSign(f wire.Frame, log *slog.Logger) (answer []byte) {
 	if err != nil {
 		return errorFrame(wire.MsgEthSignResult, f.ID, wire.Errorf(wire.KindBadRequest, "%v", err))
 	}
-	res := s.SignEth(req)
-	return wire.FinishFrame(wire.AppendSignResult(wire.StartFrame(wire.MsgEthSignResult, f.ID), res))
+	return serveSigning(s, f, wait, s.ethSigning(req), func(res *wire.SignResult) []byte {
+		return wire.FinishFrame(wire.AppendSignResult(wire.StartFrame(wire.MsgEthSignResult, f.ID), res))
+	})
 }
 
 // handleAdmin decodes and serves one key-management request. No panic escapes (Inv 8).

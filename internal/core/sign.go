@@ -46,6 +46,7 @@ type Service struct {
 	tez     *tezosService                 // Tezos keys and policy (tezos.go); nil when not enabled
 	pol     atomic.Pointer[policy.Policy] // per-key policy (Inv 4); swapped whole by SetPolicy
 	rec     recorder                      // Tezos daily limits and the audit trail (policy.go)
+	appr    approvals                     // requests waiting for an operator (approval.go)
 
 	verifier batchVerifier      // Inv 6 across concurrent requests
 	hashes   *keys.BLSHashCache // H(signing root) of recent roots, for signing only
@@ -116,15 +117,15 @@ func (s *Service) lookup(pub [48]byte) *keyEntry {
 
 // SignEth is the whole decision for one Ethereum signing request, in order. It never
 // returns a signature that was not recorded (for blocks and attestations) and verified.
-// Every decision becomes an audit event.
+// Every decision becomes an audit event. A request under an "approve" rule waits, on the
+// caller's goroutine, for an operator (approval.go); Serve waits on a goroutine of its own.
 func (s *Service) SignEth(r *wire.EthSignRequest) *wire.SignResult {
-	res, sg := s.signEth(r)
-	s.auditEth(r, sg, res)
-	return res
+	return decideNow(s, s.ethSigning(r))
 }
 
 // signEth decides; it also returns the decoded request (nil when decoding failed).
-func (s *Service) signEth(r *wire.EthSignRequest) (*wire.SignResult, *eth.Signable) {
+// approved is an operator's approval of this request, on its second pass (nil on the first).
+func (s *Service) signEth(r *wire.EthSignRequest, approved *grant) (*wire.SignResult, *eth.Signable) {
 	e := s.lookup(r.Pubkey)
 	if e == nil {
 		return fail(wire.KindUnknownKey, "no key 0x%x", r.Pubkey[:]), nil
@@ -136,8 +137,9 @@ func (s *Service) signEth(r *wire.EthSignRequest) (*wire.SignResult, *eth.Signab
 	if err != nil {
 		return fail(wire.KindBadRequest, "%v", err), nil
 	}
-	// Inv 4: the key's policy (exits, deposits, registrations), before protection records.
-	if werr := policyError(s.pol.Load().Eth(r.Pubkey, sg)); werr != nil {
+	// Inv 4: the key's policy (exits, deposits, registrations), before protection records;
+	// an "approve" rule passes only with an operator's approval of this signing root.
+	if werr := policyError(s.pol.Load().Eth(r.Pubkey, sg), approved, sg.SigningRoot); werr != nil {
 		return &wire.SignResult{Err: werr}, sg
 	}
 	// Inv 5: protection records durably before the signature exists.

@@ -124,15 +124,15 @@ func tezFail(k wire.Kind, format string, args ...any) *wire.TezosSignResult {
 
 // SignTezos is the whole decision for one Tezos signing request, in order. It never
 // returns a consensus signature whose watermark was not recorded durably first, nor any
-// signature that was not verified. Every decision becomes an audit event.
+// signature that was not verified. Every decision becomes an audit event. A request under
+// an "approve" rule waits, on the caller's goroutine, for an operator (approval.go).
 func (s *Service) SignTezos(r *wire.TezosSignRequest) *wire.TezosSignResult {
-	res, req := s.signTezos(r)
-	s.auditTezos(r, req, res)
-	return res
+	return decideNow(s, s.tezosSigning(r))
 }
 
 // signTezos decides; it also returns the decoded payload (nil when decoding failed).
-func (s *Service) signTezos(r *wire.TezosSignRequest) (*wire.TezosSignResult, *tezos.Request) {
+// approved is an operator's approval of this request, on its second pass (nil on the first).
+func (s *Service) signTezos(r *wire.TezosSignRequest, approved *grant) (*wire.TezosSignResult, *tezos.Request) {
 	t := s.tez
 	if t == nil {
 		return tezFail(wire.KindUnavailable, "Tezos signing is not enabled in this core"), nil
@@ -165,9 +165,10 @@ func (s *Service) signTezos(r *wire.TezosSignRequest) (*wire.TezosSignResult, *t
 	if err := req.CheckKeyKind(r.PKH.Kind); err != nil {
 		return tezFail(wire.KindBadRequest, "%v", err), req
 	}
-	// Inv 4: the key's transaction policy from policy.toml (destinations, daily limit).
+	// Inv 4: the key's transaction policy from policy.toml (destinations, daily limit); an
+	// "approve" rule passes only with an operator's approval of these very bytes.
 	td := s.pol.Load().Tezos(r.PKH, req)
-	if werr := policyError(td.Decision); werr != nil {
+	if werr := policyError(td.Decision, approved, tezos.PayloadHash256(r.Payload)); werr != nil {
 		return &wire.TezosSignResult{Err: werr}, req
 	}
 	sign, werr := signerFor(key, r.Version)

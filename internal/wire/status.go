@@ -33,6 +33,11 @@ type Status struct {
 	Protection string `json:"protection"`
 	// Version is the core's build version.
 	Version string `json:"version"`
+	// PendingApprovals is the number of requests waiting for an operator's approval.
+	PendingApprovals int `json:"pending_approvals"`
+	// ApprovalTimeoutMillis is how long a request waits for an operator
+	// (core.approval_timeout): the gateway keeps such a request open that much longer.
+	ApprovalTimeoutMillis int64 `json:"approval_timeout_ms,omitempty"`
 }
 
 // EncodeStatus encodes s for a MsgStatusResult body.
