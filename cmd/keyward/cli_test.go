@@ -28,7 +28,7 @@ func keyward(t *testing.T, args ...string) (string, string, int) {
 }
 
 func TestHelpHasExamples(t *testing.T) {
-	for _, c := range []string{"init", "run", "keys", "demo", "doctor", "version", "core", "migrate", "gateway", "audit", "clients"} {
+	for _, c := range []string{"init", "run", "keys", "demo", "doctor", "version", "core", "migrate", "gateway", "audit", "clients", "approvals", "approve", "deny"} {
 		out, errOut, code := keyward(t, "help", c)
 		text := out + errOut
 		if code != 0 {

@@ -198,6 +198,7 @@ func serve(o serveOptions) error {
 		MaxBodyBytes:    o.cfg.Eth.MaxBodyBytes,
 		MaxInFlight:     o.cfg.Eth.MaxInFlight,
 		Timeout:         time.Duration(o.cfg.Eth.TimeoutSeconds) * time.Second,
+		ApprovalTimeout: time.Duration(st.ApprovalTimeoutMillis) * time.Millisecond, // the core's own setting
 		Version:         buildVersion(),
 		CorePID:         core.pid(),
 	})

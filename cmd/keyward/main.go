@@ -40,21 +40,24 @@ func runMain(args []string) int {
 // commands lists the subcommands: one cmd_<name>.go each.
 func commands() map[string]func([]string) int {
 	return map[string]func([]string) int{
-		"init":     cmdInit,
-		"run":      cmdRun,
-		"core":     cmdCore,
-		"keys":     cmdKeys,
-		"slashing": cmdSlashing,
-		"tezos":    cmdTezos,
-		"demo":     cmdDemo,
-		"doctor":   cmdDoctor,
-		"gateway":  cmdGateway,
-		"migrate":  cmdMigrate,
-		"version":  cmdVersion,
-		"bench":    cmdBench,
-		"audit":    cmdAudit,
-		"clients":  cmdClients,
-		"tls":      cmdTLS,
+		"init":      cmdInit,
+		"run":       cmdRun,
+		"core":      cmdCore,
+		"keys":      cmdKeys,
+		"slashing":  cmdSlashing,
+		"tezos":     cmdTezos,
+		"demo":      cmdDemo,
+		"doctor":    cmdDoctor,
+		"gateway":   cmdGateway,
+		"migrate":   cmdMigrate,
+		"version":   cmdVersion,
+		"bench":     cmdBench,
+		"audit":     cmdAudit,
+		"clients":   cmdClients,
+		"tls":       cmdTLS,
+		"approvals": cmdApprovals,
+		"approve":   cmdApprove,
+		"deny":      cmdDeny,
 	}
 }
 
@@ -74,6 +77,9 @@ Commands:
             Prysm, Nimbus, octez-signer or Signatory (dry run first)
   doctor    check a state directory and a running signer for unsafe settings
   audit     verify the core's hash-chained audit trail
+  approvals list the requests waiting for an operator (policy.toml "approve" rules)
+  approve   approve one waiting request (on the core's admin socket, never the gateway)
+  deny      deny one waiting request
   clients   bearer-token clients of the signing APIs and their scopes
   tls       create a CA, server and client certificates (PKCS#12 for Lighthouse, Teku)
   bench     measure throughput, latency, start-up and memory against raw signing
@@ -87,6 +93,7 @@ Examples:
   keyward keys import --dir /var/lib/keyward --keystores ./validator_keys --password-file ./pass.txt
   keyward slashing import --dir /var/lib/keyward ./slashing_protection.json
   keyward run --dir /var/lib/keyward
+  sudo keyward approvals list --dir /var/lib/keyward
 
 Run 'keyward help <command>' for the flags of a command.
 `

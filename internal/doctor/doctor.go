@@ -108,6 +108,7 @@ func Run(ctx context.Context, o Options) []Finding {
 		add(checkMode(p, f, 0o600, false, o.Euid))
 	}
 	add(checkStateFiles(o.Dir, o.Euid))
+	add(checkAdminSocket(config.Path(o.Dir, cfg.Core.AdminSocket), cfg.Core.AdminSocketGroup, o.Euid))
 	if b, err := os.ReadFile(filepath.Join(o.Dir, config.NetworkFile)); err != nil {
 		add(Finding{"network", Fail, err.Error(), "run keyward init"})
 	} else if n, err := eth.ParseNetworkConfig(b); err != nil {

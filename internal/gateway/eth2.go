@@ -81,7 +81,7 @@ func (s *Server) ethSign(w http.ResponseWriter, r *http.Request) (err error) {
 	if err := scope(r, key, typ); err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), s.opts.Timeout)
+	ctx, cancel := s.signContext(w, r, ethMayWait(req.Type))
 	defer cancel()
 	res, err := s.opts.Core.EthSign(ctx, &wire.EthSignRequest{Client: clientName(r), Pubkey: pub, Req: *req})
 	if err != nil {

@@ -25,6 +25,7 @@ type metrics struct {
 	coreUp      prometheus.Gauge
 	confinement *prometheus.GaugeVec
 	refusals    *prometheus.CounterVec
+	pending     prometheus.Gauge
 }
 
 func newMetrics() *metrics {
@@ -60,7 +61,11 @@ func newMetrics() *metrics {
 		Name: "keyward_gateway_refusals_total",
 		Help: "Requests the gateway refused itself, by API and status (401 without valid credentials, 403 out of the client's scope); each is reported to the core's audit trail at a bounded rate.",
 	}, []string{"api", "status"})
-	m.reg.MustRegister(m.requests, m.latency, m.keys, m.tezos, m.tezLatency, m.tezKeys, m.coreUp, m.confinement, m.refusals,
+	m.pending = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "keyward_pending_approvals",
+		Help: "Signing requests waiting in the core for an operator's approval (keyward approvals list).",
+	})
+	m.reg.MustRegister(m.requests, m.latency, m.keys, m.tezos, m.tezLatency, m.tezKeys, m.coreUp, m.confinement, m.refusals, m.pending,
 		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	return m
 }
@@ -128,6 +133,7 @@ func (m *metrics) setStatus(st *wire.Status) {
 	m.coreUp.Set(1)
 	m.keys.Set(float64(st.BLSKeys))
 	m.tezKeys.Set(float64(st.TezosKeys))
+	m.pending.Set(float64(st.PendingApprovals))
 	for _, l := range []string{"full", "partial", "none"} {
 		v := 0.0
 		if l == st.ConfinementLevel {

@@ -37,7 +37,11 @@ type Options struct {
 	MaxBodyBytes int64         // per request body; required
 	MaxInFlight  int           // signing requests in progress; required
 	Timeout      time.Duration // one signing request end to end; required
-	Version      string
+	// ApprovalTimeout is how long the core holds a request for an operator
+	// (core.approval_timeout, from its status); requests of a kind a policy may hold get
+	// it on top of Timeout (approval.go). 0: none.
+	ApprovalTimeout time.Duration
+	Version         string
 	// CorePID is the core's process id, reported by the health endpoint (0 if unknown).
 	CorePID int
 	// KeymanagerToken is the bearer token of the Keymanager API. Empty: the Keymanager
@@ -148,7 +152,13 @@ func (s *Server) serve(ctx context.Context, ln net.Listener, h http.Handler) err
 	case <-ctx.Done():
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		return srv.Shutdown(sctx)
+		err := srv.Shutdown(sctx)
+		if errors.Is(err, context.DeadlineExceeded) {
+			// A request the core holds for an operator may wait minutes: cut what is left.
+			s.opts.Log.Warn("shutdown: requests still open after 5 s were cut (awaiting approval?)")
+			return srv.Close()
+		}
+		return err
 	}
 }
 

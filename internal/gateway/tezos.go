@@ -188,7 +188,7 @@ func (s *Server) tezosSign(w http.ResponseWriter, r *http.Request) (kind string,
 	if err := scope(r, pkh.String(), "tezos:"+kind); err != nil {
 		return kind, err
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), s.opts.Timeout)
+	ctx, cancel := s.signContext(w, r, tezosMayWait(req.Payload))
 	defer cancel()
 	res, err := s.opts.Core.TezosSign(ctx, req)
 	if err != nil {
