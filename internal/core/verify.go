@@ -13,7 +13,7 @@ import (
 // hash to G2 and one Miller loop per distinct message and one final exponentiation per
 // batch. A batch's cost is mostly fixed: for signatures of one message (the attestations
 // of a slot) about 2–3 ms of CPU for any batch of 4 to 31 and 4–5 ms for 64, against
-// about 1.5 ms to verify one signature alone (BenchmarkBLSBatchVerify). So batches form
+// 1.5–1.8 ms to verify one signature alone (BenchmarkBLSBatchVerify). So batches form
 // as commits do in group commit: at most maxLeaders batches are collected or verified at
 // once. A request that has signed joins the queue; when fewer than maxLeaders batches
 // are under way and none is collecting, it becomes a leader: it waits until no other
@@ -26,7 +26,7 @@ import (
 // a bad one is refused.
 //
 // Measured with keyward bench at concurrency 64 (docs/benchmarks.md): one batch at a time
-// gave batches of 13–16 signatures on average, two at a time 8; waiting longer (2 or 4 ms,
+// gave batches of 11–16 signatures on average, two at a time 8; waiting longer (2 or 4 ms,
 // or until 32 had joined) did not make them larger: a batch is bounded by the requests
 // inside the core at that moment, and holding it holds its clients. The batch itself uses
 // every core (blst's multi-scalar multiplications and Miller loops; the hashes of
