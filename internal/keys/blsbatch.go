@@ -54,8 +54,10 @@ const batchScalarBytes = 8
 // sigᵢ was computed here as sk·H with H in G2 (SignPoint, SignHashed), every pkᵢ was
 // validated when the key was loaded, and H_g is computed here by hash_to_curve, which
 // clears the cofactor. What the check is for is a wrong secret, a faulty computation or
-// corrupted memory (of a signature or a cached hash), and a fault yields a point off the
-// curve or a wrong multiple, not a correct point plus a crafted torsion component.
+// corrupted memory (of a signature or a cached hash), and a fault yields a wrong multiple
+// (caught as above) or a point off the curve (the pairing product is then a value the
+// equation matches only by chance; the tests flip bits of a hash to check it fails), not
+// a correct point plus a crafted torsion component.
 // Combinations that come out as the point at infinity (negligible for honest input) fail
 // the batch.
 //

@@ -11,7 +11,10 @@
 //     (crypto/ed25519) and tz3 (crypto/ecdsa) need their own heap copies, and tz2
 //     (dcrd secp256k1) a short-lived one per signature: TezosKey's doc says where each lives.
 //   - Inv 6: BLSKey.Verify checks a signature against the key's own validated public key,
-//     with the signature subgroup check; the core calls it after every Sign.
+//     with the signature subgroup check. The core signs points (SignPoint, or SignHashed
+//     from a BLSHashCache entry) and checks each with VerifySignature or, across
+//     concurrent requests, VerifyBLSBatch, which hash the message themselves: no cached
+//     hash is ever used to verify.
 //   - Inv 9: the master key file must be 0600 (no group/other bits) and owned by the
 //     effective user, or LoadMasterKey refuses it and says how to fix it; the store file is
 //     held to the same rule; imported keys are re-sealed under the master key and keystore
