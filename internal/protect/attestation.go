@@ -25,7 +25,7 @@ func (s *Store) CheckAttestation(pub [48]byte, source, target uint64, signingRoo
 	e := s.entry(pub)
 	e.mu.Lock() // Inv 5: check and record under one per-key lock
 	defer e.mu.Unlock()
-	v, ref, err := s.checkAttestation(pub, &e.sum, source, target, signingRoot)
+	v, ref, err := s.checkAttestation(pub, e, source, target, signingRoot)
 	if err != nil {
 		return err
 	}
@@ -39,12 +39,11 @@ func (s *Store) CheckAttestation(pub [48]byte, source, target uint64, signingRoo
 	next.maxSource = max(next.maxSource, source)
 	next.maxTarget = max(next.maxTarget, target)
 	next.nAtts++
-	p := &pending{pub: pub, bucket: bucketAtts, index: target,
-		rec: attRec{minSource: source, maxSource: source, known: true, root: signingRoot}.encode(), sum: next.encode()}
+	p := &pending{ops: ethRecordOps(pub, bucketAtts, target, attRec{minSource: source, maxSource: source, known: true, root: signingRoot}.encode(), next.encode())}
 	return s.apply(e, v, ref, p, next)
 }
 
-// checkAttestation applies the attestation rules with the key's lock held.
+// checkAttestation applies the attestation rules with the key's lock (e.mu) held.
 //
 // Lookups are by target epoch: the exact target, then the votes that could surround the
 // request (targets above it, with a lower source) or that it could surround (targets
@@ -52,7 +51,8 @@ func (s *Store) CheckAttestation(pub [48]byte, source, target uint64, signingRoo
 // signed here) those are just the next and the previous vote: O(log n) whatever the
 // history's size. A request above every stored target with a source at least every
 // stored source (the normal case) reads nothing.
-func (s *Store) checkAttestation(pub [48]byte, sum *summary, source, target uint64, root [32]byte) (verdict, *Refusal, error) {
+func (s *Store) checkAttestation(pub [48]byte, e *keyEntry, source, target uint64, root [32]byte) (verdict, *Refusal, error) {
+	sum := &e.sum
 	if source > target {
 		return refuse, refusef(RuleSourceAfter, "source epoch %d > target epoch %d", source, target), nil
 	}
@@ -79,6 +79,10 @@ func (s *Store) checkAttestation(pub [48]byte, sum *summary, source, target uint
 		v   verdict = record
 		ref *Refusal
 	)
+	// The key's records still only in the journal reach bbolt before it is read.
+	if err := s.settle(e.seq); err != nil {
+		return refuse, nil, fmt.Errorf("read attestation records: %w", err)
+	}
 	err := s.db.View(func(tx *bolt.Tx) error {
 		ab := recordBucket(tx, pub, bucketAtts)
 		if ab == nil {

@@ -23,7 +23,7 @@ func (s *Store) CheckBlock(pub [48]byte, slot uint64, signingRoot [32]byte) erro
 	e := s.entry(pub)
 	e.mu.Lock() // Inv 5: check and record under one per-key lock
 	defer e.mu.Unlock()
-	v, ref, err := s.checkBlock(pub, &e.sum, slot, signingRoot)
+	v, ref, err := s.checkBlock(pub, e, slot, signingRoot)
 	if err != nil {
 		return err
 	}
@@ -33,13 +33,14 @@ func (s *Store) CheckBlock(pub [48]byte, slot uint64, signingRoot [32]byte) erro
 	}
 	next.maxSlot = max(next.maxSlot, slot)
 	next.nBlocks++
-	p := &pending{pub: pub, bucket: bucketBlocks, index: slot, rec: blockRec{known: true, root: signingRoot}.encode(), sum: next.encode()}
+	p := &pending{ops: ethRecordOps(pub, bucketBlocks, slot, blockRec{known: true, root: signingRoot}.encode(), next.encode())}
 	return s.apply(e, v, ref, p, next)
 }
 
-// checkBlock applies the block rules with the key's lock held. It reads the disk only
-// when the slot is not above every stored slot.
-func (s *Store) checkBlock(pub [48]byte, sum *summary, slot uint64, root [32]byte) (verdict, *Refusal, error) {
+// checkBlock applies the block rules with the key's lock (e.mu) held. It reads the disk
+// only when the slot is not above every stored slot.
+func (s *Store) checkBlock(pub [48]byte, e *keyEntry, slot uint64, root [32]byte) (verdict, *Refusal, error) {
+	sum := &e.sum
 	if ref := s.brakeRefusal(true, slot, 0, 0); ref != nil {
 		return refuse, ref, nil
 	}
@@ -50,7 +51,7 @@ func (s *Store) checkBlock(pub [48]byte, sum *summary, slot uint64, root [32]byt
 		return refuse, refusef(RuleBlockBelowLow, "slot %d is below the low watermark %d", slot, sum.lowSlot), nil
 	}
 	if sum.nBlocks > 0 && slot <= sum.maxSlot {
-		rec, ok, err := s.readBlock(pub, slot)
+		rec, ok, err := s.readBlock(pub, e.seq, slot)
 		if err != nil {
 			return refuse, nil, err
 		}
@@ -69,8 +70,12 @@ func (s *Store) checkBlock(pub [48]byte, sum *summary, slot uint64, root [32]byt
 	return record, nil, nil
 }
 
-// readBlock reads pub's record at slot.
-func (s *Store) readBlock(pub [48]byte, slot uint64) (rec blockRec, ok bool, err error) {
+// readBlock reads pub's record at slot, once the key's records up to journal entry seq
+// are in bbolt.
+func (s *Store) readBlock(pub [48]byte, seq, slot uint64) (rec blockRec, ok bool, err error) {
+	if err := s.settle(seq); err != nil {
+		return blockRec{}, false, fmt.Errorf("read block record: %w", err)
+	}
 	err = s.db.View(func(tx *bolt.Tx) error {
 		rb := recordBucket(tx, pub, bucketBlocks)
 		if rb == nil {

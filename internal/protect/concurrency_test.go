@@ -8,6 +8,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+
+	bolt "go.etcd.io/bbolt"
 )
 
 // TestConcurrentConflicts_Inv5: many goroutines race conflicting requests for one key
@@ -151,9 +153,11 @@ func TestCommitFailure_Inv5(t *testing.T) {
 }
 
 // TestCrashSnapshots_Inv5 simulates a crash before and after every commit: the database
-// file is copied at that instant, as a power cut would leave it. Each copy must hold every
-// record whose request had returned nil before the copy was taken (nothing is signed that
-// a restart would forget), and must open cleanly.
+// and its journal are copied at that instant, as a power cut would leave them (bbolt's
+// last committed state, taken in a read transaction, and the journal file, which only the
+// paused committer writes). Each copy must hold every record whose request had returned
+// nil before the copy was taken (nothing is signed that a restart would forget), and must
+// open cleanly.
 func TestCrashSnapshots_Inv5(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "p.db")
@@ -167,6 +171,8 @@ func TestCrashSnapshots_Inv5(t *testing.T) {
 		returned atomic.Int64
 		done     [][3]uint64 // (key, epoch, returned index) in return order
 	)
+	var s *Store
+	var err error
 	take := func(when string) {
 		mu.Lock()
 		defer mu.Unlock()
@@ -174,19 +180,14 @@ func TestCrashSnapshots_Inv5(t *testing.T) {
 			return
 		}
 		n := returned.Load() // read before the copy: all of them are durable already
-		b, err := os.ReadFile(path)
-		if err != nil {
-			t.Error(err)
-			return
-		}
 		f := filepath.Join(dir, fmt.Sprintf("snap-%d-%s.db", len(snaps), when))
-		if err := os.WriteFile(f, b, 0o600); err != nil {
+		if err := snapshot(s, f); err != nil {
 			t.Error(err)
 			return
 		}
 		snaps = append(snaps, snap{f, n})
 	}
-	s, err := Open(path, Options{GenesisValidatorsRoot: gvrA,
+	s, err = Open(path, Options{GenesisValidatorsRoot: gvrA, journalSize: minJournalLen,
 		testOnlyBeforeCommit: func() error { take("before"); return nil },
 		testOnlyAfterCommit:  func() { take("after") }})
 	if err != nil {
@@ -231,4 +232,31 @@ func TestCrashSnapshots_Inv5(t *testing.T) {
 	if len(snaps) < 4 {
 		t.Fatalf("only %d crash points", len(snaps))
 	}
+}
+
+// snapshot copies s as a crash at this instant would leave it on disk, to path and its
+// journal: bbolt's committed state (a read transaction) and the journal file. It must be
+// called with the committer paused (a commit failpoint), so that the journal does not
+// change during the copy; the applier may run, and an entry is overwritten only after
+// bbolt holds it.
+func snapshot(s *Store, path string) error {
+	err := s.db.View(func(tx *bolt.Tx) error {
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.WriteTo(f); err != nil {
+			f.Close()
+			return err
+		}
+		return f.Close()
+	})
+	if err != nil {
+		return err
+	}
+	b, err := os.ReadFile(s.jr.f.Name())
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path+journalSuffix, b, 0o600)
 }

@@ -11,13 +11,16 @@
 // Tezos rule itself is tezos.CheckWatermark.
 //
 // It upholds Inv 5: for each key, the check and the record happen under one lock, and
-// CheckBlock/CheckAttestation return nil only after the record is durable on disk (bbolt
-// commit: data pages, fdatasync, meta page, fdatasync). The caller signs only after that.
-// A refusal is final and typed (*Refusal); any other error means "not durable, do not
-// sign". Concurrent records for different keys share one commit (group commit), so
-// throughput does not fall to one fsync per signature, and requests for different keys
-// never wait on each other's checks. The in-memory summary of a key changes only after
-// its record committed, and never lets through what the disk would refuse.
+// CheckBlock/CheckAttestation (and TezosGuard.Record) return nil only after the record is
+// durable on disk: written to the protection journal, a write-ahead log beside the bbolt
+// file, and fdatasync'ed (journal.go). The caller signs only after that. A refusal is
+// final and typed (*Refusal); any other error means "not durable, do not sign".
+// Concurrent records for different keys share one journal write and one fdatasync (group
+// commit), so throughput does not fall to one fsync per signature, and requests for
+// different keys never wait on each other's checks. The records reach bbolt later, in
+// large transactions off the signing path; Open replays the journal after a crash. The
+// in-memory summary of a key changes only after its record is durable, and never lets
+// through what the disk would refuse.
 //
 // It upholds Inv 3: the store is pinned to the genesis validators root given at first
 // open; a database or an interchange of another network is refused.

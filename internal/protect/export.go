@@ -57,6 +57,10 @@ func (s *Store) ExportInterchange(pubkeys [][48]byte) ([]byte, error) {
 	defer s.leave()
 	gvr := s.opts.GenesisValidatorsRoot
 	doc := exportDoc{Metadata: exportMeta{Version: interchangeVersion, GVR: "0x" + hex.EncodeToString(gvr[:])}, Data: []exportKey{}}
+	// Every record made durable so far (some only in the journal yet) is in bbolt first.
+	if err := s.settleAll(); err != nil {
+		return nil, fmt.Errorf("export interchange: %w", err)
+	}
 	err := s.db.View(func(tx *bolt.Tx) error {
 		eth := tx.Bucket(bucketEth)
 		if pubkeys == nil {

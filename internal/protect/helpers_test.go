@@ -18,9 +18,9 @@ func wouldSign(t testing.TB, s *Store, pub [48]byte, isBlock bool, a, b uint64, 
 	var v verdict
 	var err error
 	if isBlock {
-		v, _, err = s.checkBlock(pub, &e.sum, a, r)
+		v, _, err = s.checkBlock(pub, e, a, r)
 	} else {
-		v, _, err = s.checkAttestation(pub, &e.sum, a, b, r)
+		v, _, err = s.checkAttestation(pub, e, a, b, r)
 	}
 	if err != nil {
 		t.Fatalf("check: %v", err)

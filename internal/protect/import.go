@@ -94,6 +94,15 @@ func (s *Store) ImportInterchange(data []byte) (*ImportReport, error) {
 		entries[i].mu.Lock() // Inv 5: no check of these keys while their history changes
 		defer entries[i].mu.Unlock()
 	}
+	// Their records still only in the journal reach bbolt first: this transaction reads
+	// and merges them, and a replay (which starts after them) never redoes them over it.
+	var last uint64
+	for _, e := range entries {
+		last = max(last, e.seq)
+	}
+	if err := s.settle(last); err != nil {
+		return nil, fmt.Errorf("import interchange: %w", err)
+	}
 	rep := &ImportReport{Keys: make([]KeyImport, len(pubs))}
 	sums := make([]summary, len(pubs))
 	err = s.db.Update(func(tx *bolt.Tx) error {

@@ -118,7 +118,10 @@ func TestImportInterchange_AllOrNothing(t *testing.T) {
 	if err := s.CheckBlock(pubB, 1, root(1)); err != nil {
 		t.Fatal(err)
 	}
-	// Corrupt B's summary on disk only (memory keeps the good one).
+	// Corrupt B's summary on disk only (memory keeps the good one), once it is in bbolt.
+	if err := s.settleAll(); err != nil {
+		t.Fatal(err)
+	}
 	s.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketEth).Bucket(pubB[:]).Put(keySummary, []byte{9}) })
 	ic := randomInterchange(rand.New(rand.NewPCG(1, 2)), gvrA, pubA, pubB) // pubA first, then the corrupt pubB
 	if _, err := s.ImportInterchange(ic); !errors.Is(err, ErrCorrupt) {

@@ -19,7 +19,8 @@ func root(b byte) [32]byte { return [32]byte{b} }
 
 func openT(t testing.TB, path string) *Store {
 	t.Helper()
-	s, err := Open(path, Options{GenesisValidatorsRoot: gvrA})
+	// The smallest journal: quick to create, and its ring wraps often in the tests.
+	s, err := Open(path, Options{GenesisValidatorsRoot: gvrA, journalSize: minJournalLen})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -65,6 +65,9 @@ func (s *Store) pruneKey(pub [48]byte, keep uint64) (blocks, atts uint64, err er
 	e := s.entry(pub)
 	e.mu.Lock() // Inv 5: no check of this key while its history changes
 	defer e.mu.Unlock()
+	if err := s.settle(e.seq); err != nil { // its records still only in the journal first
+		return 0, 0, err
+	}
 	for {
 		sum := e.sum
 		var nb, na uint64

@@ -10,6 +10,8 @@ import (
 //	meta                         bucket
 //	  genesis_validators_root    32 bytes, pinned at first open (Inv 3)
 //	  brake                      8 bytes: the emergency-brake epoch; absent = no brake
+//	  journal                    the protection journal's id, the last entry applied and
+//	                             the offset after it, and the clean flag (journal.go)
 //	eth2-v2                      bucket
 //	  <pubkey, 48 bytes>         bucket per key
 //	    s                        summary (summaryLen bytes): watermarks, maxima, counts

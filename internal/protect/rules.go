@@ -17,11 +17,11 @@ func (s *Store) apply(e *keyEntry, v verdict, ref *Refusal, p *pending, next sum
 	case reissue:
 		return nil // identical to a durable record
 	case record:
-		// Inv 5: nil only after the record is durable (group commit, fdatasync).
+		// Inv 5: nil only after the record is durable (group commit: journal, fdatasync).
 		if err := s.commit(p); err != nil {
 			return err // memory unchanged: the next request is checked against disk truth
 		}
-		e.sum = next // only after the record is durable
+		e.sum, e.seq = next, p.seq // only after the record is durable
 		return nil
 	default:
 		if ref == nil {

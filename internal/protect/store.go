@@ -37,6 +37,18 @@ type Options struct {
 	// testOnlyAfterCommit, if set, runs after each durable group commit, before any
 	// waiting request is told (failpoint for tests).
 	testOnlyAfterCommit func()
+	// testOnlyAfterApply, if set, runs after each durable bbolt transaction of the
+	// applier (counting fsyncs in benchmarks).
+	testOnlyAfterApply func()
+	// testOnlyBeforeApply, if set, runs inside each transaction of the applier before it
+	// commits; an error rolls it back (failpoint for tests).
+	testOnlyBeforeApply func() error
+	// journalSize is the journal file's size (tests: a small ring); zero means
+	// defaultJournalLen.
+	journalSize int64
+	// applyEvery is how often the applier moves journal entries into bbolt; zero means
+	// defaultApplyEvery.
+	applyEvery time.Duration
 }
 
 // Store is the embedded (bbolt) protection store. It is safe for concurrent use.
@@ -54,7 +66,9 @@ type Store struct {
 	tez tezosMarks // Tezos high watermarks (tezos.go)
 
 	commits chan *pending
-	wg      sync.WaitGroup // the committer and the pruning schedule
+	jr      *journal       // written by the committer only (journal.go)
+	ap      *applier       // moves journal entries into bbolt (journal.go)
+	wg      sync.WaitGroup // the committer, the applier and the pruning schedule
 	stop    chan struct{}  // closed by Close: ends the pruning schedule
 	closeMu sync.RWMutex   // write-held by Close; read-held by every operation using db
 	closed  bool           // guarded by closeMu
@@ -62,21 +76,25 @@ type Store struct {
 
 // keyEntry is one key's summary and the lock that serializes its check-and-record (Inv 5).
 type keyEntry struct {
-	mu  sync.Mutex // guards sum; held from check until the record is durable, and by import and prune
-	sum summary    // equal to the summary on disk whenever mu is free
+	mu  sync.Mutex // guards sum and seq; held from check until the record is durable, and by import and prune
+	sum summary    // equal to the summary on disk (bbolt and journal) whenever mu is free
+	seq uint64     // the journal entry of the key's last record: bbolt holds it once applied ≥ seq
 }
 
-// pending is a record waiting for the group commit.
+// pending is a record waiting for the group commit: the journal ops that write it (Tezos
+// watermarks and Ethereum records share the committer and its fsyncs).
 type pending struct {
-	pub    [48]byte
-	bucket []byte // bucketBlocks or bucketAtts
-	index  uint64 // slot or target epoch
-	rec    []byte // encoded blockRec or attRec
-	sum    []byte // the key's summary after this record
-	// write, when set, replaces the Ethereum record above: it writes its own keys in the
-	// group commit's transaction (Tezos watermarks share the committer and its fsyncs).
-	write func(tx *bolt.Tx) error
-	done  chan error
+	ops  []byte     // appendPut, appendPutIf
+	seq  uint64     // set by the committer before done: the journal entry holding ops
+	done chan error // nil: nobody waits (NoteSignature)
+}
+
+// ethRecordOps are the ops of one Ethereum record: the record at index in the key's
+// bucket (bucketBlocks or bucketAtts) and the key's summary after it.
+func ethRecordOps(pub [48]byte, bucket []byte, index uint64, rec, sum []byte) []byte {
+	ops := make([]byte, 0, 2*(4+len(bucketEth)+len(pub)+len(bucket)+len(keySummary)+8+len(rec)+len(sum)+8))
+	ops = appendPut(ops, [][]byte{bucketEth, pub[:], bucket}, be64(index), rec)
+	return appendPut(ops, [][]byte{bucketEth, pub[:]}, keySummary, sum)
 }
 
 // Open opens or creates the store at path, pins or checks the network, migrates an older
@@ -95,9 +113,18 @@ func Open(path string, opts Options) (*Store, error) {
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	// Inv 5: never NoSync, so a commit returns only after fdatasync. The flock makes a
-	// second signer on the same database fail to start instead of signing without the
-	// history of the first.
+	if opts.journalSize == 0 {
+		opts.journalSize = defaultJournalLen
+	}
+	if opts.journalSize < minJournalLen {
+		return nil, fmt.Errorf("open protection database: journal of %d bytes, at least %d required", opts.journalSize, minJournalLen)
+	}
+	if opts.applyEvery == 0 {
+		opts.applyEvery = defaultApplyEvery
+	}
+	// Inv 5: never NoSync, so a bbolt commit (the applier's, and the direct writers')
+	// returns only after fdatasync. The flock makes a second signer on the same database
+	// (and its journal) fail to start instead of signing without the history of the first.
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: timeout})
 	if err != nil {
 		if errors.Is(err, bolt.ErrTimeout) {
@@ -106,12 +133,19 @@ func Open(path string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("open protection database %s: %w", path, err)
 	}
 	s := &Store{db: db, opts: opts, keys: make(map[[48]byte]*keyEntry), commits: make(chan *pending, 4096), stop: make(chan struct{})}
-	if err := s.init(); err != nil {
+	if err := s.init(path + journalSuffix); err != nil {
+		if s.jr != nil {
+			s.jr.f.Close()
+		}
 		db.Close()
 		return nil, err
 	}
-	s.wg.Add(1)
+	s.wg.Add(2)
 	go s.committer()
+	go func() {
+		defer s.wg.Done()
+		s.runApplier()
+	}()
 	if opts.PruneEvery != 0 {
 		s.wg.Add(1)
 		go s.pruneSchedule()
@@ -119,8 +153,16 @@ func Open(path string, opts Options) (*Store, error) {
 	return s, nil
 }
 
-// init pins or checks the network, migrates eth2-v1, and loads the summaries and the brake.
-func (s *Store) init() error {
+// init replays the journal at journalPath (journal.go), pins or checks the network,
+// migrates eth2-v1, records the new journal, and loads the summaries, the Tezos marks and
+// the brake.
+func (s *Store) init(journalPath string) error {
+	// Inv 5: records that were durable only in the journal reach bbolt before anything
+	// is loaded from it.
+	st, err := s.recoverJournal(journalPath)
+	if err != nil {
+		return err
+	}
 	return s.db.Update(func(tx *bolt.Tx) error {
 		meta, err := tx.CreateBucketIfNotExists(bucketMeta)
 		if err != nil {
@@ -142,12 +184,18 @@ func (s *Store) init() error {
 			}
 			s.brake.Store(&e)
 		}
+		if err := meta.Put(keyJournal, st.encode()); err != nil {
+			return fmt.Errorf("record protection journal: %w", err)
+		}
 		eth, err := tx.CreateBucketIfNotExists(bucketEth)
 		if err != nil {
 			return fmt.Errorf("create bucket: %w", err)
 		}
 		if err := migrateV1(tx, eth); err != nil {
 			return err
+		}
+		if _, err := tx.CreateBucketIfNotExists(bucketTezos); err != nil {
+			return fmt.Errorf("create tezos bucket: %w", err)
 		}
 		if err := s.initTezos(tx); err != nil {
 			return err
@@ -191,8 +239,9 @@ func (s *Store) enter() error {
 
 func (s *Store) leave() { s.closeMu.RUnlock() }
 
-// commit hands a record to the group committer and waits until it is durable. The
-// caller holds the key's lock and is inside enter/leave.
+// commit hands a record to the group committer and waits until it is durable (in the
+// journal); p.seq is then its journal entry. The caller holds the key's lock and is
+// inside enter/leave.
 func (s *Store) commit(p *pending) error {
 	p.done = make(chan error, 1)
 	s.commits <- p
@@ -202,14 +251,26 @@ func (s *Store) commit(p *pending) error {
 // maxBatch bounds the records of one group commit.
 const maxBatch = 1024
 
-// committer writes every record waiting at the time a commit starts in one transaction,
-// so concurrent signers share the fsyncs. At low load a commit holds one record and adds
-// no delay; under load the batch grows with the commit time.
+// committer writes every record waiting at the time a commit starts as one journal entry
+// (one write, one fdatasync), so concurrent signers share the fsyncs. At low load a commit
+// holds one record and adds no delay; under load the batch grows with the commit time.
+// When the channel is closed it writes what is left and tells the applier to finish.
 func (s *Store) committer() {
 	defer s.wg.Done()
+	defer close(s.ap.quit)
 	batch := make([]*pending, 0, maxBatch)
-	for p := range s.commits {
+	var carry *pending // a record that did not fit in the previous entry
+	for {
+		p := carry
+		carry = nil
+		if p == nil {
+			var ok bool
+			if p, ok = <-s.commits; !ok {
+				return
+			}
+		}
 		batch = append(batch[:0], p)
+		size := entryHeaderLen + len(p.ops)
 	drain:
 		for len(batch) < cap(batch) {
 			select {
@@ -217,50 +278,73 @@ func (s *Store) committer() {
 				if !ok {
 					break drain
 				}
+				if size+len(q.ops) > s.jr.maxEntry() {
+					carry = q
+					break drain
+				}
 				batch = append(batch, q)
+				size += len(q.ops)
 			default:
 				break drain
 			}
 		}
-		// Inv 5: Update returns nil only after bbolt wrote the data pages, fdatasync, the
-		// meta page, fdatasync. On any error the transaction is rolled back.
-		err := s.db.Update(func(tx *bolt.Tx) error {
-			eth := tx.Bucket(bucketEth)
-			for _, q := range batch {
-				if q.write != nil {
-					if err := q.write(tx); err != nil {
-						return err
-					}
-					continue
-				}
-				kb, err := eth.CreateBucketIfNotExists(q.pub[:])
-				if err != nil {
-					return fmt.Errorf("create key bucket: %w", err)
-				}
-				rb, err := kb.CreateBucketIfNotExists(q.bucket)
-				if err != nil {
-					return fmt.Errorf("create record bucket: %w", err)
-				}
-				if err := rb.Put(be64(q.index), q.rec); err != nil {
-					return fmt.Errorf("put record: %w", err)
-				}
-				if err := kb.Put(keySummary, q.sum); err != nil {
-					return fmt.Errorf("put summary: %w", err)
-				}
-			}
-			if s.opts.testOnlyBeforeCommit != nil {
-				return s.opts.testOnlyBeforeCommit()
-			}
-			return nil
-		})
-		if err == nil && s.opts.testOnlyAfterCommit != nil {
-			s.opts.testOnlyAfterCommit()
-		}
+		seq, err := s.commitBatch(batch, size)
 		if err != nil {
 			err = fmt.Errorf("record protection: %w", err)
 		}
 		for _, q := range batch {
-			q.done <- err
+			q.seq = seq
+			if q.done != nil {
+				q.done <- err // buffered: never blocks
+			}
+		}
+	}
+}
+
+// commitBatch writes the batch's ops as one journal entry of size bytes and hands it to
+// the applier; it returns the entry's sequence number.
+func (s *Store) commitBatch(batch []*pending, size int) (uint64, error) {
+	j := s.jr
+	if j.err != nil {
+		return 0, j.err // fail closed until a restart
+	}
+	if s.opts.testOnlyBeforeCommit != nil {
+		if err := s.opts.testOnlyBeforeCommit(); err != nil {
+			return 0, err
+		}
+	}
+	entry := make([]byte, entryHeaderLen, size) // not reused: the applier keeps it
+	for _, q := range batch {
+		entry = append(entry, q.ops...)
+	}
+	off, err := s.reserve(int64(len(entry)))
+	if err != nil {
+		return 0, err
+	}
+	// Inv 5: durable (fdatasync) when write returns nil; the waiting requests are told
+	// only after.
+	if err := j.write(entry, off); err != nil {
+		return 0, err
+	}
+	s.ap.enqueue(applyItem{seq: j.seq, end: j.head, entry: entry})
+	if j.liveBytes() > (j.size-journalHeaderLen)/2 {
+		s.ap.poke() // apply early rather than wait for space later
+	}
+	if s.opts.testOnlyAfterCommit != nil {
+		s.opts.testOnlyAfterCommit()
+	}
+	return j.seq, nil
+}
+
+// reserve returns where the next entry of n bytes goes, waiting for the applier when the
+// ring holds only entries that bbolt does not have yet.
+func (s *Store) reserve(n int64) (int64, error) {
+	for {
+		if off, ok := s.jr.place(n, s.ap.appliedSeq.Load()); ok {
+			return off, nil
+		}
+		if err := s.ap.wait(s.jr.live[0].seq); err != nil {
+			return 0, err
 		}
 	}
 }
@@ -276,8 +360,17 @@ func (s *Store) Close() error {
 	close(s.stop)
 	close(s.commits)
 	s.closeMu.Unlock()
-	s.wg.Wait()
-	return s.db.Close()
+	s.wg.Wait() // the committer wrote everything; the applier applied it and marked the database clean
+	s.ap.mu.Lock()
+	err := s.ap.err
+	s.ap.mu.Unlock()
+	if cerr := s.jr.f.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("close protection journal: %w", cerr)
+	}
+	if cerr := s.db.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // Stats is what Stats reports.

@@ -39,8 +39,9 @@ type tezosMarks struct {
 // tezosKey is one Tezos key's marks and the lock that serializes its requests (Inv 5).
 // Each key has its own lock: keys never wait on each other.
 type tezosKey struct {
-	mu    sync.Mutex // guards marks; held by a TezosGuard from check until the signature is recorded
+	mu    sync.Mutex // guards marks and seq; held by a TezosGuard from check until the signature is recorded
 	marks map[tezosMarkKey]*tezos.Mark
+	seq   uint64 // the journal entry of the key's last durable mark: bbolt holds it once applied ≥ seq
 }
 
 // tezosMarkKey is the position of a mark for one key: chain and class.
@@ -51,11 +52,7 @@ type tezosMarkKey struct {
 
 func (s *Store) initTezos(tx *bolt.Tx) error {
 	s.tez.keys = make(map[[21]byte]*tezosKey)
-	b, err := tx.CreateBucketIfNotExists(bucketTezos)
-	if err != nil {
-		return fmt.Errorf("create tezos bucket: %w", err)
-	}
-	return b.ForEach(func(k, v []byte) error {
+	return tx.Bucket(bucketTezos).ForEach(func(k, v []byte) error {
 		if len(k) != tezosKeyLen {
 			return fmt.Errorf("%w: tezos mark key of %d bytes", ErrCorrupt, len(k))
 		}
@@ -201,15 +198,10 @@ func (g *TezosGuard) NoteSignature(wk tezos.WatermarkKey, hash [32]byte, sig []b
 	m := &tezos.Mark{Level: wk.Level, Round: wk.Round, PayloadHash: hash, Signature: append([]byte(nil), sig...)}
 	key, val := tezosDBKey(g.pkh, mk), encodeTezosMark(m)
 	unsigned := encodeTezosMark(&tezos.Mark{Level: wk.Level, Round: wk.Round, PayloadHash: hash})
-	// The guard holds enter() until Unlock, so Close cannot close the channel under us;
-	// done is buffered, so the committer never waits for a reader.
-	g.s.commits <- &pending{done: make(chan error, 1), write: func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketTezos)
-		if !bytes.Equal(b.Get(key), unsigned) {
-			return nil // a newer mark (or this one, signed) is already there
-		}
-		return b.Put(key, val)
-	}}
+	// The guard holds enter() until Unlock, so Close cannot close the channel under us.
+	// Nobody waits (done is nil). The op is conditional when applied (to bbolt, or by a
+	// replay): a newer mark, or this one signed, is left as it is.
+	g.s.commits <- &pending{ops: appendPutIf(nil, [][]byte{bucketTezos}, key, unsigned, val)}
 	g.e.marks[mk] = m
 	return nil
 }
@@ -217,14 +209,13 @@ func (g *TezosGuard) NoteSignature(wk tezos.WatermarkKey, hash [32]byte, sig []b
 // put writes one mark through the group committer and, once durable, into memory.
 func (g *TezosGuard) put(wk tezos.WatermarkKey, m *tezos.Mark) error {
 	mk := tezosMarkKey{chain: wk.ChainID, class: wk.Class}
-	key, val := tezosDBKey(g.pkh, mk), encodeTezosMark(m)
-	err := g.s.commit(&pending{write: func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketTezos).Put(key, val)
-	}})
-	if err != nil {
+	p := &pending{ops: appendPut(nil, [][]byte{bucketTezos}, tezosDBKey(g.pkh, mk), encodeTezosMark(m))}
+	// Inv 5: commit returns nil only once the mark is durable (journal, fdatasync).
+	if err := g.s.commit(p); err != nil {
 		return fmt.Errorf("record tezos watermark: %w", err)
 	}
 	g.e.marks[mk] = m
+	g.e.seq = p.seq
 	return nil
 }
 
@@ -320,6 +311,16 @@ func (s *Store) ImportTezosMarks(marks []TezosMark) (int, error) {
 	}
 	if len(ups) == 0 {
 		return 0, nil
+	}
+	// The marks of these keys still only in the journal reach bbolt first, so that this
+	// direct write lands after them (and a replay, which starts after it, never redoes
+	// them over it).
+	var last uint64
+	for e := range locked {
+		last = max(last, e.seq)
+	}
+	if err := s.settle(last); err != nil {
+		return 0, fmt.Errorf("import tezos watermarks: %w", err)
 	}
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketTezos)
