@@ -6,9 +6,24 @@ package main
 import (
 	"fmt"
 	"os"
+	"runtime/debug"
 )
 
+// gcPercent is the garbage collector's target for every keyward process (core, gateway,
+// bench): see main.
+const gcPercent = 400
+
 func main() {
+	// A signing request allocates a few KiB on a live heap of a few MiB: at the default
+	// GOGC of 100 the core and the gateway each collect several times a second under load,
+	// and on a busy 2-core machine every stop-the-world pause can last a scheduler time
+	// slice (1–20 ms measured), which lands in p99 latency. 400 collects five to seven
+	// times less often for a few MiB more heap (peak RSS with 10,000 keys: core 36 MiB,
+	// was 32). An operator's GOGC wins (the gateway's environment; the core starts with
+	// an empty one). Measured for issue 7: docs/benchmarks.md.
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(gcPercent)
+	}
 	os.Exit(runMain(os.Args[1:]))
 }
 
