@@ -67,6 +67,10 @@ type Result struct {
 	// this load generator, over the run.
 	SignerCPUUs float64 `json:"signer_cpu_us_per_signature,omitempty"`
 	ClientCPUUs float64 `json:"client_cpu_us_per_signature,omitempty"`
+	// GeneratorLagP99Ms (open loop) is how late this load generator itself started its
+	// requests, 99th percentile: the part of the latency percentiles that is the generator
+	// waiting for a core on a shared machine, not the signer.
+	GeneratorLagP99Ms float64 `json:"generator_lag_p99_ms,omitempty"`
 }
 
 // Run drives the signer as o says.
@@ -154,6 +158,7 @@ func runOpen(ctx context.Context, client *http.Client, o Options, rec *recorder,
 			continue
 		}
 		wg.Go(func() {
+			rec.addLag(time.Since(due))
 			rec.add(send(client, o.URL, o.Workload, k, seq[k]), time.Since(due))
 			seq[k]++
 			free <- k
@@ -194,6 +199,7 @@ func send(client *http.Client, url string, w Workload, k int, seq uint64) error 
 type recorder struct {
 	mu       sync.Mutex // guards all fields
 	lat      []time.Duration
+	lag      []time.Duration // open loop: request started − request due
 	errors   int
 	shed     int
 	firstErr string
@@ -215,22 +221,32 @@ func (r *recorder) add(err error, d time.Duration) {
 	}
 }
 
+func (r *recorder) addLag(d time.Duration) {
+	r.mu.Lock()
+	r.lag = append(r.lag, d)
+	r.mu.Unlock()
+}
+
+// percentile returns the p-th percentile of sorted in milliseconds (0 if empty).
+func percentile(sorted []time.Duration, p float64) float64 {
+	if len(sorted) == 0 {
+		return 0
+	}
+	return float64(sorted[int(p*float64(len(sorted)-1))].Microseconds()) / 1000
+}
+
 func (r *recorder) result(o Options, elapsed time.Duration) *Result {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	slices.Sort(r.lat)
-	pct := func(p float64) float64 {
-		if len(r.lat) == 0 {
-			return 0
-		}
-		i := int(p * float64(len(r.lat)-1))
-		return float64(r.lat[i].Microseconds()) / 1000
-	}
+	slices.Sort(r.lag)
+	pct := func(p float64) float64 { return percentile(r.lat, p) }
 	res := &Result{
 		Workload: o.Workload.Name(), Concurrency: o.Concurrency, OfferedRate: o.Rate,
 		Seconds: elapsed.Seconds(), OK: len(r.lat), Errors: r.errors, Shed: r.shed,
 		Throughput: float64(len(r.lat)) / elapsed.Seconds(),
 		P50Ms:      pct(0.50), P90Ms: pct(0.90), P99Ms: pct(0.99), MaxMs: pct(1), FirstError: r.firstErr,
+		GeneratorLagP99Ms: percentile(r.lag, 0.99),
 	}
 	if o.Rate > 0 {
 		res.Concurrency = 0

@@ -56,6 +56,10 @@ func TestRunKeysInOrder(t *testing.T) {
 		if !(res.P50Ms <= res.P90Ms && res.P90Ms <= res.P99Ms && res.P99Ms <= res.MaxMs) {
 			t.Fatalf("percentiles out of order: %+v", res)
 		}
+		// The generator's own lateness is part of an open-loop latency, never more.
+		if o.Rate > 0 && (res.GeneratorLagP99Ms < 0 || res.GeneratorLagP99Ms > res.MaxMs) || o.Rate == 0 && res.GeneratorLagP99Ms != 0 {
+			t.Fatalf("generator lag %v ms with max latency %v ms", res.GeneratorLagP99Ms, res.MaxMs)
+		}
 	}
 }
 
