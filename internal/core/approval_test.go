@@ -481,15 +481,19 @@ func TestServe_AdminFrameFromGatewayDisconnects_Inv4(t *testing.T) {
 	clock.waitArmed(t, 1)
 	p := onlyPending(t, s)
 
-	_, rogue, done := serveConn(t, s, Limits{MaxConcurrent: 1, QueueDepth: 2})
-	for _, typ := range []wire.MsgType{wire.MsgApprovalDecide} {
-		body := wire.AppendApprovalDecision(nil, &wire.ApprovalDecision{ID: p.ID, Verdict: wire.VerdictApprove})
+	decision := wire.AppendApprovalDecision(nil, &wire.ApprovalDecision{ID: p.ID, Verdict: wire.VerdictApprove})
+	for _, typ := range []wire.MsgType{wire.MsgApprovalDecide, wire.MsgApprovalList, wire.MsgApprovalDecided, 63} {
+		_, rogue, done := serveConn(t, s, Limits{MaxConcurrent: 1, QueueDepth: 2})
+		body := decision
+		if typ == wire.MsgApprovalList {
+			body = nil
+		}
 		if _, err := rogue.Write(wire.AppendFrame(nil, typ, 99, body)); err != nil {
 			t.Fatal(err)
 		}
-	}
-	if err := <-done; !errors.Is(err, wire.ErrMalformed) {
-		t.Fatalf("Serve after an admin frame from the gateway: %v, want ErrMalformed", err)
+		if err := <-done; !errors.Is(err, wire.ErrMalformed) {
+			t.Fatalf("Serve after admin type %d from the gateway: %v, want ErrMalformed", typ, err)
+		}
 	}
 	if got := onlyPending(t, s); got.ID != p.ID {
 		t.Fatalf("pending %+v", got)

@@ -19,12 +19,12 @@ import (
 // signContext bounds one signing request to the core: Options.Timeout, plus
 // Options.ApprovalTimeout when mayWait, in which case this response's write deadline moves
 // with it (the server's WriteTimeout, Timeout + 5 s, would cut the answer of an approved
-// request).
+// request; the read timeout covers reading the request only).
 func (s *Server) signContext(w http.ResponseWriter, r *http.Request, mayWait bool) (context.Context, context.CancelFunc) {
 	d := s.opts.Timeout
 	if mayWait && s.opts.ApprovalTimeout > 0 {
 		d += s.opts.ApprovalTimeout
-		_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(d + 5*time.Second))
+		_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(d + s.writeSlack))
 	}
 	return context.WithTimeout(r.Context(), d)
 }

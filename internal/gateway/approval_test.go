@@ -2,7 +2,9 @@ package gateway
 
 import (
 	"context"
+	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -92,4 +94,61 @@ func TestNoApprovalRoute_Inv4(t *testing.T) {
 	if w := do(s2.Handler(), http.MethodGet, "/metrics", "", loopback, ""); !strings.Contains(w.Body.String(), "keyward_pending_approvals 3") {
 		t.Fatalf("metrics: no keyward_pending_approvals 3")
 	}
+}
+
+// slowCore answers an exit only after wait, unless the call's context ends first.
+type slowCore struct {
+	fakeCore
+	wait time.Duration
+}
+
+func (c *slowCore) EthSign(ctx context.Context, r *wire.EthSignRequest) (*wire.SignResult, error) {
+	t := time.NewTimer(c.wait)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-t.C:
+		return &wire.SignResult{}, nil
+	}
+}
+
+// TestApprovalOutlivesServerTimeouts: an exit the core holds longer than the server's read
+// timeout is still answered: the read timeout covers reading the request only (net/http
+// clears the deadline for its background read once the body is read), and the write
+// deadline moves with the approval timeout (signContext).
+func TestApprovalOutlivesServerTimeouts(t *testing.T) {
+	core := &slowCore{wait: 400 * time.Millisecond}
+	c := &Clients{Clients: map[string]ClientEntry{}, Loopback: &LoopbackClient{Keys: []string{"*"}, Operations: []string{"*"}}}
+	s, err := New(Options{Core: core, Log: slog.New(slog.DiscardHandler), MaxBodyBytes: 1 << 20, MaxInFlight: 8,
+		Timeout: 50 * time.Millisecond, ApprovalTimeout: time.Minute, Clients: c})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Both server timeouts pass well before the core answers.
+	s.readTimeout, s.writeSlack = 50*time.Millisecond, 50*time.Millisecond
+	resp, err := http.Post("http://"+listen(t, s.Serve)+"/api/v1/eth2/sign/"+keyA, "application/json", strings.NewReader(exitBody))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("an exit held past the read timeout: %d %s", resp.StatusCode, b)
+	}
+}
+
+// listen runs serve (Server.Serve or ServeTezos) on a loopback port until the test ends
+// and returns the address.
+func listen(t *testing.T, serve func(context.Context, net.Listener) error) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = serve(ctx, ln); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return ln.Addr().String()
 }

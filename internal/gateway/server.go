@@ -65,7 +65,16 @@ type Server struct {
 	refusals refusalSender // reports 401/403 decided here to the core's audit trail
 	handler  http.Handler
 	tezos    http.Handler
+	// readTimeout is the HTTP server's ReadTimeout, writeSlack what its WriteTimeout adds
+	// to Options.Timeout (the defaults below; tests lower them).
+	readTimeout, writeSlack time.Duration
 }
+
+// Defaults of the HTTP server's timeouts.
+const (
+	defaultReadTimeout = 15 * time.Second // reading one request, headers and body
+	defaultWriteSlack  = 5 * time.Second  // writing the answer, beyond Options.Timeout
+)
 
 // New builds a Server, refusing missing dependencies.
 func New(opts Options) (*Server, error) {
@@ -81,7 +90,8 @@ func New(opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{opts: opts, inFlight: make(chan struct{}, opts.MaxInFlight), metrics: newMetrics()}
+	s := &Server{opts: opts, inFlight: make(chan struct{}, opts.MaxInFlight), metrics: newMetrics(),
+		readTimeout: defaultReadTimeout, writeSlack: defaultWriteSlack}
 	s.auth.Store(auth)
 	s.tlsm.Store(opts.TLS)
 	mux := http.NewServeMux()
@@ -138,8 +148,8 @@ func (s *Server) serve(ctx context.Context, ln net.Listener, h http.Handler) err
 	srv := &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       15 * time.Second,
-		WriteTimeout:      s.opts.Timeout + 5*time.Second,
+		ReadTimeout:       s.readTimeout,
+		WriteTimeout:      s.opts.Timeout + s.writeSlack,
 		IdleTimeout:       90 * time.Second,
 		MaxHeaderBytes:    16 << 10,
 		ErrorLog:          slog.NewLogLogger(s.opts.Log.Handler(), slog.LevelWarn),

@@ -1,13 +1,11 @@
 package gateway
 
 import (
-	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/hex"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -86,15 +84,7 @@ func (f *tlsFixture) serveTLS(t *testing.T, m *TLSMaterial) (*Server, *fakeCore,
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { _ = s.Serve(ctx, ln); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
-	return s, core, "https://" + ln.Addr().String()
+	return s, core, "https://" + listen(t, s.Serve)
 }
 
 // httpsClient trusts the fixture's CA and presents cert (nil: none).
@@ -242,15 +232,7 @@ func TestTLS_Tezos(t *testing.T) {
 		t.Fatal(err)
 	}
 	s, _, _ := f.serveTLS(t, m)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { _ = s.ServeTezos(ctx, ln); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
-	url := "https://" + ln.Addr().String() + "/keys/" + pkhA
+	url := "https://" + listen(t, s.ServeTezos) + "/keys/" + pkhA
 	resp, err := f.httpsClient(f.vc, 0).Get(url)
 	if err != nil {
 		t.Fatal(err)
