@@ -113,8 +113,8 @@ func AppendApprovalDecision(dst []byte, d *ApprovalDecision) []byte {
 	return appendText8(dst, Displayable(d.Reason, MaxDenyReason))
 }
 
-// DecodeApprovalDecision decodes an ApprovalDecision strictly: a known verdict, a reason
-// only with a denial, displayable text, no trailing bytes.
+// DecodeApprovalDecision decodes an ApprovalDecision strictly (Inv 7): a known verdict, a
+// reason only with a denial, displayable text, no trailing bytes.
 func DecodeApprovalDecision(b []byte) (*ApprovalDecision, error) {
 	d := decoder{b: b}
 	r := &ApprovalDecision{}
@@ -219,7 +219,8 @@ func AppendApprovalList(dst []byte, l *ApprovalList) []byte {
 	return dst
 }
 
-// DecodeApprovalList decodes an ApprovalList strictly.
+// DecodeApprovalList decodes an ApprovalList strictly (Inv 7): bounded counts and texts,
+// displayable text, no trailing bytes.
 func DecodeApprovalList(b []byte) (*ApprovalList, error) {
 	d := decoder{b: b}
 	n := int(d.uint16())
@@ -259,8 +260,8 @@ func AppendApprovalOutcome(dst []byte, o *ApprovalOutcome) []byte {
 	return appendText16(dst, Displayable(o.Result.Msg, maxAdminLong))
 }
 
-// DecodeApprovalOutcome decodes an ApprovalOutcome strictly: a known verdict and result
-// kind, a message only with a failure.
+// DecodeApprovalOutcome decodes an ApprovalOutcome strictly (Inv 7): a known verdict and
+// result kind, a message only with a failure.
 func DecodeApprovalOutcome(b []byte) (*ApprovalOutcome, error) {
 	d := decoder{b: b}
 	o := &ApprovalOutcome{Approval: d.pendingApproval(), Verdict: ApprovalVerdict(d.byte())}
