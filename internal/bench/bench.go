@@ -10,7 +10,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"slices"
 	"sync"
@@ -36,7 +35,7 @@ type Options struct {
 	Concurrency int           // closed loop: requests in flight (used when Rate is 0)
 	Rate        float64       // open loop: requests per second (0: closed loop)
 	Duration    time.Duration // how long to send
-	Client      *http.Client  // nil: a client with enough idle connections
+	Client      *http.Client  // nil: the generator's own HTTP/1.1 client (client.go)
 	// Seq holds, per key, the next sequence number. Pass the same slice to every run
 	// against one signer (a sweep), so no run repeats a request an earlier one sent: a
 	// repeated request is signed again without a new protection record, and would flatter
@@ -81,9 +80,14 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if o.Rate <= 0 && o.Concurrency <= 0 {
 		return nil, errors.New("bench: need a concurrency or a rate")
 	}
-	client := o.Client
-	if client == nil {
-		client = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 4096, MaxConnsPerHost: 0}}
+	var client poster = stdPoster{c: o.Client, base: o.URL}
+	if o.Client == nil {
+		pool, err := newConnPool(o.URL)
+		if err != nil {
+			return nil, err
+		}
+		defer pool.close()
+		client = pool
 	}
 	rec := &recorder{}
 	ctx, cancel := context.WithTimeout(ctx, o.Duration)
@@ -117,7 +121,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 				for ctx.Err() == nil {
 					k := <-free // never empty: at most Concurrency keys are out
 					t0 := time.Now()
-					rec.add(send(client, o.URL, o.Workload, k, seq[k]), time.Since(t0))
+					rec.add(send(client, o.Workload, k, seq[k]), time.Since(t0))
 					seq[k]++
 					free <- k
 				}
@@ -137,7 +141,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 // runOpen sends at a fixed rate whatever the answers; each request takes a free key,
 // runs in its own goroutine and gives the key back. With no key free the generator itself
 // is saturated: that is counted as an error, never hidden.
-func runOpen(ctx context.Context, client *http.Client, o Options, rec *recorder, wg *sync.WaitGroup, seq []uint64, free chan int) {
+func runOpen(ctx context.Context, client poster, o Options, rec *recorder, wg *sync.WaitGroup, seq []uint64, free chan int) {
 	interval := time.Duration(float64(time.Second) / o.Rate)
 	next := time.Now()
 	for ctx.Err() == nil {
@@ -159,7 +163,7 @@ func runOpen(ctx context.Context, client *http.Client, o Options, rec *recorder,
 		}
 		wg.Go(func() {
 			rec.addLag(time.Since(due))
-			rec.add(send(client, o.URL, o.Workload, k, seq[k]), time.Since(due))
+			rec.add(send(client, o.Workload, k, seq[k]), time.Since(due))
 			seq[k]++
 			free <- k
 		})
@@ -171,27 +175,18 @@ var errNoKey = errors.New("load generator: every key busy (use more keys)")
 // errShed marks a 503 answer: the signer shed load as designed.
 var errShed = errors.New("503")
 
-func send(client *http.Client, url string, w Workload, k int, seq uint64) error {
+func send(client poster, w Workload, k int, seq uint64) error {
 	path, body := w.Request(k, seq)
-	req, err := http.NewRequest(http.MethodPost, url+path, bytes.NewReader(body))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "application/json")
-	resp, err := client.Do(req)
-	if err != nil {
-		return err
-	}
-	b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-	resp.Body.Close()
+	status, answer, err := client.post(path, body)
 	switch {
-	case resp.StatusCode == http.StatusOK:
+	case err != nil:
+		return err
+	case status == http.StatusOK:
 		return nil
-	case resp.StatusCode == http.StatusServiceUnavailable:
+	case status == http.StatusServiceUnavailable:
 		return errShed
 	default:
-		return fmt.Errorf("HTTP %d: %s", resp.StatusCode, bytes.TrimSpace(b))
+		return fmt.Errorf("HTTP %d: %s", status, bytes.TrimSpace(answer))
 	}
 }
 
