@@ -2,6 +2,7 @@ package main
 
 import (
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -26,15 +27,19 @@ func TestAuditRotationEndToEnd(t *testing.T) {
 			t.Fatalf("attestation %d: %d %v", i, code, m)
 		}
 	}
-	var names []string
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		names, _, _ = audit.RotatedFiles(s.dir)
-		if len(names) == 2 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d rotated files, want 2 (keep_files)\n%s", len(names), s.logs)
-		}
+	// Stop the signer: the core flushes and closes its trail, so the files are final
+	// (while it runs, a flush may be between a rotation and its pruning).
+	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-s.done:
+		s.done <- err // for the cleanup
+	case <-time.After(30 * time.Second):
+		t.Fatal("keyward did not stop")
+	}
+	if names, _, _ := audit.RotatedFiles(s.dir); len(names) != 2 {
+		t.Fatalf("%d rotated files, want 2 (keep_files)\n%s", len(names), s.logs)
 	}
 	out := run(t, "audit", "verify", "--dir", s.dir)
 	if !strings.Contains(out, "starts at record") || !strings.Contains(out, "in 3 file(s)") {
