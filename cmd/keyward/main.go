@@ -73,6 +73,7 @@ func commands() map[string]func([]string) int {
 		"approvals": cmdApprovals,
 		"approve":   cmdApprove,
 		"deny":      cmdDeny,
+		"policy":    cmdPolicy,
 	}
 }
 
@@ -95,6 +96,7 @@ Commands:
   approvals list the requests waiting for an operator (policy.toml "approve" rules)
   approve   approve one waiting request (on the core's admin socket, never the gateway)
   deny      deny one waiting request
+  policy    check policy.toml, or have the running core reload it (admin socket)
   clients   bearer-token clients of the signing APIs and their scopes
   tls       create a CA, server and client certificates (PKCS#12 for Lighthouse, Teku)
   bench     measure throughput, latency, start-up and memory against raw signing

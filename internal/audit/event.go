@@ -26,11 +26,16 @@ const (
 	// AdminRefused is a connection to the admin socket refused: its peer (Operator) is
 	// neither root nor an approver, or is the gateway's user.
 	AdminRefused Decision = "admin_refused"
+	// PolicyReloaded is policy.toml put in force by a reload (Reason: its SHA-256 and
+	// tables; Operator: who asked, or "SIGHUP"); PolicyReloadFailed a reload refused
+	// because the file did not validate (Reason: why); the policy in force stayed.
+	PolicyReloaded     Decision = "policy_reloaded"
+	PolicyReloadFailed Decision = "policy_reload_failed"
 )
 
 func (d Decision) valid() bool {
 	switch d {
-	case Signed, Refused, Approval, Approved, Denied, Expired, AdminRefused:
+	case Signed, Refused, Approval, Approved, Denied, Expired, AdminRefused, PolicyReloaded, PolicyReloadFailed:
 		return true
 	}
 	return false

@@ -65,6 +65,9 @@ type AdminOptions struct {
 	GatewayUID uint32
 	// Log receives the channel's diagnostics; nil: slog.Default.
 	Log *slog.Logger
+	// Dir is the state directory, whose policy.toml `keyward policy reload` reloads;
+	// empty: the admin channel refuses reloads.
+	Dir string
 }
 
 // authorize returns nil when p may use the admin channel, or the refusal it gets.
@@ -354,6 +357,20 @@ func (a *adminServer) handle(f wire.Frame, p peer) (answer []byte, ok bool) {
 		}
 		a.log.Info("approval decided", "id", d.ID.String(), "verdict", d.Verdict.String(), "peer", p.String(), "peer_pid", p.pid, "key", out.Approval.Key, "kind", out.Approval.Kind)
 		return wire.FinishFrame(wire.AppendApprovalOutcome(wire.StartFrame(wire.MsgApprovalDecided, f.ID), out)), true
+	case wire.MsgPolicyReload:
+		if len(f.Body) != 0 {
+			return adminError(f.ID, wire.Errorf(wire.KindBadRequest, "policy reload with a body")), false
+		}
+		if a.opts.Dir == "" {
+			return adminError(f.ID, wire.Errorf(wire.KindUnavailable, "policy reload is not available on this admin channel")), true
+		}
+		summary, err := a.svc.ReloadPolicy(a.opts.Dir, p.String())
+		if err != nil {
+			a.log.Error("policy reload failed: keeping the policy in force", "peer", p.String(), "err", err)
+			return adminError(f.ID, wire.Errorf(wire.KindPolicy, "%v", err)), true
+		}
+		a.log.Info("policy reloaded", "peer", p.String(), "policy", summary)
+		return wire.AppendFrame(nil, wire.MsgPolicyReloaded, f.ID, []byte(summary)), true
 	}
 	// The admin socket answers admin messages only: a signing request, a gateway message
 	// or an unknown type breaks the protocol.
@@ -367,7 +384,7 @@ func adminError(id uint64, e *wire.Error) []byte {
 // openAdminChannel resolves who may use the admin channel (names need /etc/passwd, out of
 // reach once confined) and creates the socket. gatewayUID is the gateway's user.
 func openAdminChannel(dir string, c config.Core, gatewayUID int) (*AdminListener, AdminOptions, error) {
-	o := AdminOptions{Approvers: make(map[uint32]string, len(c.Approvers)), GatewayUID: uint32(gatewayUID)}
+	o := AdminOptions{Approvers: make(map[uint32]string, len(c.Approvers)), GatewayUID: uint32(gatewayUID), Dir: dir}
 	for _, a := range c.Approvers {
 		uid, name, err := lookupUser(a)
 		if err != nil {

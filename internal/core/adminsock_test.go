@@ -18,6 +18,7 @@ import (
 
 	"github.com/keyward/keyward/internal/audit"
 	"github.com/keyward/keyward/internal/eth"
+	"github.com/keyward/keyward/internal/policy"
 	"github.com/keyward/keyward/internal/wire"
 )
 
@@ -140,14 +141,8 @@ func TestListenAdmin(t *testing.T) {
 // ends a blocked accept.
 func TestAdminSocket_ApproveOverSocket_Inv4(t *testing.T) {
 	s, key, a, clock := approvalService(t, "[eth.default]\nexit = \"approve\"\n", 16)
-	path := filepath.Join(t.TempDir(), "admin.sock")
-	l, err := ListenAdmin(path, -1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
 	me := uint32(os.Getuid())
-	stop := s.ServeAdmin(l, AdminOptions{Approvers: map[uint32]string{me: "me"}, GatewayUID: 4242, Log: discardLog()})
+	path, stop := serveAdminAt(t, s, "")
 	n, _ := eth.BuiltinNetwork("mainnet")
 	res := signAsync(s, &wire.EthSignRequest{Pubkey: key.PublicKey(), Req: exitRequest(t, n)})
 	clock.waitArmed(t, 1)
@@ -267,4 +262,63 @@ func TestAdminSocket_PeerCred_Inv4(t *testing.T) {
 	if len(refused) != 2 || !strings.HasPrefix(refused[0], "uid 65534 (listed): permission denied") || !strings.HasPrefix(refused[1], "uid 65533: permission denied") {
 		t.Fatalf("audit of refused admin connections: %q", refused)
 	}
+}
+
+// TestAdminSocket_PolicyReload: `keyward policy reload` over the admin socket puts a valid
+// policy.toml in force and answers its summary; a file that does not validate is refused
+// with the reason, the policy in force stays, and both are audit events naming the peer.
+func TestAdminSocket_PolicyReload(t *testing.T) {
+	s, pub, a := ethService(t, "")
+	dir := t.TempDir()
+	me := uint32(os.Getuid())
+	path, stop := serveAdminAt(t, s, dir)
+	defer stop()
+	c, err := net.Dial("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	adm := wire.NewAdmin(c)
+	defer adm.Close()
+	n, _ := eth.BuiltinNetwork("mainnet")
+	exit := &wire.EthSignRequest{Pubkey: pub, Req: exitRequest(t, n)}
+
+	os.WriteFile(filepath.Join(dir, policy.FileName), []byte("[eth.default]\nexit = \"allow\"\n"), 0o600)
+	summary, err := adm.ReloadPolicy()
+	if err != nil || !strings.Contains(summary, "policy.toml sha256 ") {
+		t.Fatalf("reload: %q, %v", summary, err)
+	}
+	if res := s.SignEth(exit); res.Err != nil {
+		t.Fatalf("exit after the reload: %v", res.Err)
+	}
+	os.WriteFile(filepath.Join(dir, policy.FileName), []byte("[eth.default]\nexit = \"refuse\"\nexits = 1\n"), 0o600)
+	_, err = adm.ReloadPolicy()
+	var we *wire.Error
+	if !errors.As(err, &we) || we.Kind != wire.KindPolicy || !strings.Contains(we.Msg, "exits") {
+		t.Fatalf("reload of a bad file: %v", err)
+	}
+	if res := s.SignEth(exit); res.Err != nil {
+		t.Fatalf("a bad file changed the policy: %v", res.Err)
+	}
+	var reloaded, failed bool
+	for _, ev := range a.events {
+		reloaded = reloaded || ev.Decision == audit.PolicyReloaded && strings.HasPrefix(ev.Operator, fmt.Sprintf("uid %d", me))
+		failed = failed || ev.Decision == audit.PolicyReloadFailed && strings.Contains(ev.Reason, "exits")
+	}
+	if !reloaded || !failed {
+		t.Fatalf("audit: %+v", a.events)
+	}
+}
+
+// serveAdminAt serves s's admin channel on a new socket, with this test's user as an
+// approver named "me" and a gateway of another uid; dir is AdminOptions.Dir.
+func serveAdminAt(t *testing.T, s *Service, dir string) (path string, stop func()) {
+	t.Helper()
+	path = filepath.Join(t.TempDir(), "admin.sock")
+	l, err := ListenAdmin(path, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	me := uint32(os.Getuid())
+	return path, s.ServeAdmin(l, AdminOptions{Approvers: map[uint32]string{me: "me"}, GatewayUID: 4242, Log: discardLog(), Dir: dir})
 }

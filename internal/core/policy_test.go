@@ -1,6 +1,7 @@
 package core
 
 import (
+	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
@@ -272,11 +273,12 @@ func TestEthPolicy_HostileClient_Inv4(t *testing.T) {
 	}
 }
 
-// TestReloadPolicy: a bad policy.toml keeps the policy in force; a good one replaces it.
+// TestReloadPolicy: a bad policy.toml keeps the policy in force and says why; a good one
+// replaces it; each reload, done or refused, is an audit event naming who asked.
 func TestReloadPolicy(t *testing.T) {
 	n, _ := eth.BuiltinNetwork("mainnet")
 	exit := exitRequest(t, n)
-	s, pub, _ := ethService(t, "")
+	s, pub, a := ethService(t, "")
 	dir := t.TempDir()
 	write := func(body string) {
 		if err := os.WriteFile(filepath.Join(dir, policy.FileName), []byte(body), 0o600); err != nil {
@@ -289,14 +291,25 @@ func TestReloadPolicy(t *testing.T) {
 		}
 		return wire.KindOK
 	}
-	log := discardLog()
-	write("[eth.default]\nexit = \"allow\"\n")
-	reloadPolicy(s, dir, log)
+	good := "[eth.default]\nexit = \"allow\"\n"
+	write(good)
+	summary, err := s.ReloadPolicy(dir, "SIGHUP")
+	if err != nil || !strings.Contains(summary, fmt.Sprintf("sha256 %x", sha256.Sum256([]byte(good)))) {
+		t.Fatalf("good reload: %q, %v", summary, err)
+	}
+	if ev := a.last(t); ev.Decision != audit.PolicyReloaded || ev.Operator != "SIGHUP" || ev.Reason != summary {
+		t.Fatalf("audit of a reload: %+v", ev)
+	}
 	if k := kind(); k != wire.KindOK {
 		t.Fatalf("after a good reload: %s", k)
 	}
 	write("[eth.default]\nexit = \"alow\"\n")
-	reloadPolicy(s, dir, log)
+	if _, err := s.ReloadPolicy(dir, "uid 0 (root)"); err == nil || !strings.Contains(err.Error(), "alow") {
+		t.Fatalf("bad reload: %v, want the reason", err)
+	}
+	if ev := a.last(t); ev.Decision != audit.PolicyReloadFailed || ev.Operator != "uid 0 (root)" || !strings.Contains(ev.Reason, "alow") {
+		t.Fatalf("audit of a refused reload: %+v", ev)
+	}
 	if k := kind(); k != wire.KindOK {
 		t.Fatalf("a bad file replaced the policy: %s", k)
 	}

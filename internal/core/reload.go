@@ -1,17 +1,18 @@
 package core
 
 import (
+	"fmt"
 	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
 
+	"github.com/keyward/keyward/internal/audit"
 	"github.com/keyward/keyward/internal/policy"
 )
 
-// reloadPolicyOnHangup reloads dir/policy.toml on every SIGHUP to the core process: the
-// new file is decoded and validated whole first (policy.Load); a bad file keeps the policy
-// in force and logs why. It returns a function that stops listening.
+// reloadPolicyOnHangup reloads dir/policy.toml on every SIGHUP to the core process (see
+// ReloadPolicy). It returns a function that stops listening.
 func reloadPolicyOnHangup(svc *Service, dir string, log *slog.Logger) (stop func()) {
 	ch := make(chan os.Signal, 1)
 	signal.Notify(ch, syscall.SIGHUP)
@@ -22,7 +23,11 @@ func reloadPolicyOnHangup(svc *Service, dir string, log *slog.Logger) (stop func
 			case <-done:
 				return
 			case <-ch:
-				reloadPolicy(svc, dir, log)
+				if summary, err := svc.ReloadPolicy(dir, "SIGHUP"); err != nil {
+					log.Error("policy reload failed: keeping the policy in force", "err", err)
+				} else {
+					log.Info("policy reloaded", "policy", summary)
+				}
 			}
 		}
 	}()
@@ -32,16 +37,22 @@ func reloadPolicyOnHangup(svc *Service, dir string, log *slog.Logger) (stop func
 	}
 }
 
-// reloadPolicy loads and installs dir/policy.toml, or keeps the policy in force.
-func reloadPolicy(svc *Service, dir string, log *slog.Logger) {
+// ReloadPolicy reads dir/policy.toml, validates it whole (policy.Load) and puts it in
+// force for the requests that start after it; a file that does not validate keeps the
+// policy in force and the error says why. Either way the reload is an audit event (Inv
+// 4: what the core enforces changed, or was asked to), with by naming who asked: the
+// admin channel's peer ("uid 0 (root)") or "SIGHUP". It returns the new policy's summary
+// (policy.Policy.Summary).
+func (s *Service) ReloadPolicy(dir, by string) (string, error) {
 	p, err := policy.Load(dir)
+	if err == nil {
+		err = s.SetPolicy(p)
+	}
 	if err != nil {
-		log.Error("policy reload failed: keeping the policy in force", "err", err)
-		return
+		s.appendEvent(audit.Event{Decision: audit.PolicyReloadFailed, Reason: err.Error(), Operator: by})
+		return "", fmt.Errorf("policy reload: %w (the policy in force stays)", err)
 	}
-	if err := svc.SetPolicy(p); err != nil {
-		log.Error("policy reload failed: keeping the policy in force", "err", err)
-		return
-	}
-	log.Info("policy reloaded", "file", policy.FileName)
+	summary := p.Summary()
+	s.appendEvent(audit.Event{Decision: audit.PolicyReloaded, Reason: summary, Operator: by})
+	return summary, nil
 }

@@ -2,6 +2,7 @@ package policy
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -30,6 +31,7 @@ type Policy struct {
 	eth          map[[48]byte]EthKey
 	tezosDefault TezosKey
 	tezos        map[tezos.PublicKeyHash]TezosKey
+	digest       [32]byte // SHA-256 of the file Parse read; zero for Default()
 }
 
 // Default returns the policy of a state directory without policy.toml (and of
@@ -71,10 +73,17 @@ type tezosTable struct {
 // Load reads dir/policy.toml. A missing file gives Default(); any other failure an error
 // wrapping ErrInvalid or the read error.
 func Load(dir string) (*Policy, error) {
-	f, err := os.Open(filepath.Join(dir, FileName))
+	p, err := LoadFile(filepath.Join(dir, FileName))
 	if errors.Is(err, fs.ErrNotExist) {
 		return Default(), nil
 	}
+	return p, err
+}
+
+// LoadFile reads and parses the policy file at path (at most 16 MiB); a missing file is an
+// error wrapping fs.ErrNotExist.
+func LoadFile(path string) (*Policy, error) {
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", FileName, err)
 	}
@@ -142,7 +151,18 @@ func Parse(b []byte) (*Policy, error) {
 			return nil, err
 		}
 	}
+	p.digest = sha256.Sum256(b)
 	return p, nil
+}
+
+// Summary describes the policy for a log line or an audit event: the SHA-256 of the file
+// it was read from and how many keys have a table of their own, e.g. "policy.toml sha256
+// 3f1c…: 2 Ethereum key table(s), 1 Tezos key table(s)".
+func (p *Policy) Summary() string {
+	if p.digest == ([32]byte{}) {
+		return "the defaults (no policy.toml)"
+	}
+	return fmt.Sprintf("%s sha256 %x: %d Ethereum key table(s), %d Tezos key table(s)", FileName, p.digest, len(p.eth), len(p.tezos))
 }
 
 func invalid(where, key, format string, args ...any) error {

@@ -24,6 +24,8 @@ const (
 	MsgApprovalDecide     MsgType = 50 // operator → core: ApprovalDecision
 	MsgApprovalDecided    MsgType = 51 // core → operator: ApprovalOutcome
 	MsgAdminError         MsgType = 52 // core → operator: Error (AppendError layout)
+	MsgPolicyReload       MsgType = 53 // operator → core: empty body
+	MsgPolicyReloaded     MsgType = 54 // core → operator: the new policy's summary (UTF-8)
 
 	adminTypeFirst MsgType = 48 // the range 48–63 is the admin channel's
 	adminTypeLast  MsgType = 63
@@ -395,6 +397,29 @@ func (a *Admin) call(t MsgType, body []byte, want MsgType) ([]byte, error) {
 		return nil, fmt.Errorf("%w: admin answer of type %d for request %d, want %d for %d", ErrMalformed, f.Type, f.ID, want, a.id)
 	}
 	return f.Body, nil
+}
+
+// maxPolicySummary bounds a MsgPolicyReloaded body.
+const maxPolicySummary = 1024
+
+// ReloadPolicy asks the core to reload its policy.toml and returns the summary of the
+// policy now in force; a file that does not validate is an *Error saying why (the policy
+// in force stays).
+func (a *Admin) ReloadPolicy() (string, error) {
+	b, err := a.call(MsgPolicyReload, nil, MsgPolicyReloaded)
+	if err != nil {
+		return "", err
+	}
+	return DecodePolicySummary(b)
+}
+
+// DecodePolicySummary decodes a MsgPolicyReloaded body strictly (Inv 7): at most 1 KiB of
+// UTF-8 an operator's terminal may show (no control characters).
+func DecodePolicySummary(b []byte) (string, error) {
+	if len(b) > maxPolicySummary || !utf8.Valid(b) || strings.ContainsFunc(string(b), unicode.IsControl) {
+		return "", fmt.Errorf("%w: policy summary", ErrMalformed)
+	}
+	return string(b), nil
 }
 
 // ListApprovals asks the core for its pending approvals.

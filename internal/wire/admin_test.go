@@ -229,9 +229,16 @@ func FuzzDecodeAdmin(f *testing.F) {
 	f.Add(byte(0), AppendApprovalList(nil, &ApprovalList{Pending: []PendingApproval{p}}))
 	f.Add(byte(1), AppendApprovalDecision(nil, &ApprovalDecision{ID: p.ID, Verdict: VerdictDeny, Reason: "no"}))
 	f.Add(byte(2), AppendApprovalOutcome(nil, &ApprovalOutcome{Approval: p, Verdict: VerdictApprove, Result: Errorf(KindPolicy, "x")}))
+	f.Add(byte(3), []byte("policy.toml sha256 00: 0 Ethereum key table(s), 0 Tezos key table(s)"))
 	f.Fuzz(func(t *testing.T, which byte, b []byte) {
 		var again []byte
-		switch which % 3 {
+		switch which % 4 {
+		case 3:
+			sum, err := DecodePolicySummary(b)
+			if err != nil {
+				return
+			}
+			again = []byte(sum)
 		case 0:
 			l, err := DecodeApprovalList(b)
 			if err != nil {
@@ -244,7 +251,7 @@ func FuzzDecodeAdmin(f *testing.F) {
 				return
 			}
 			again = AppendApprovalDecision(nil, d)
-		default:
+		case 2:
 			o, err := DecodeApprovalOutcome(b)
 			if err != nil {
 				return
