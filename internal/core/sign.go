@@ -166,9 +166,8 @@ func (s *Service) signEth(r *wire.EthSignRequest, approved *grant) (*wire.SignRe
 	// hash of the root that verification computes itself, and the bytes returned are its
 	// compression. Keys signing one root (attestations of a slot) share its hash to G2.
 	root := sg.SigningRoot[:]
-	s.verifier.signing.Add(1)
-	h := s.hashes.Hash(sg.SigningRoot)
-	sig, ok := s.verifier.verify(key, root, key.SignHashed(h))
+	h, point := s.signCounted(key, sg.SigningRoot)
+	sig, ok := s.verifier.verify(key, root, point)
 	if !ok {
 		// A corrupted cached hash would fail every key signing that root: evict it and
 		// sign once more from a fresh hash, verified alone. A faulty key fails again.
@@ -179,6 +178,25 @@ func (s *Service) signEth(r *wire.EthSignRequest, approved *grant) (*wire.SignRe
 		return fail(wire.KindUnavailable, "signature failed verification; key 0x%x may be corrupt", r.Pubkey[:]), sg
 	}
 	return &wire.SignResult{Signature: sig}, sg
+}
+
+// signCounted signs root from its shared hash with the request counted in
+// s.verifier.signing until it joins the verification queue (a batch's leader waits for
+// the requests still signing). A panic while hashing or signing uncounts it before it
+// propagates (to handleSign's recover, Inv 8), so that no leader ever waits for a request
+// that will not come.
+func (s *Service) signCounted(key BLSKey, root [32]byte) (*keys.BLSMessageHash, keys.BLSSignature) {
+	s.verifier.signing.Add(1)
+	signed := false
+	defer func() {
+		if !signed {
+			s.verifier.signing.Add(-1)
+		}
+	}()
+	h := s.hashes.Hash(root)
+	sig := key.SignHashed(h)
+	signed = true
+	return h, sig
 }
 
 func fail(k wire.Kind, format string, args ...any) *wire.SignResult {

@@ -1,8 +1,10 @@
 package core
 
 import (
+	"context"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/keyward/keyward/internal/keys"
 	"github.com/keyward/keyward/internal/wire"
@@ -207,4 +209,30 @@ func BenchmarkSignEthShared(b *testing.B) {
 			}
 		})
 	})
+}
+
+// signPanicKey panics while signing.
+type signPanicKey struct{ *keys.BLSKey }
+
+func (signPanicKey) SignHashed(*keys.BLSMessageHash) keys.BLSSignature { panic("signing broke") }
+
+// TestSigningPanicUncounted_Inv8: a panic while signing becomes "unavailable" through
+// Serve (Inv 8) and leaves no request counted as signing, so later batches' leaders never
+// wait for it.
+func TestSigningPanicUncounted_Inv8(t *testing.T) {
+	ks := realKeys(t, 2)
+	s := newService(t, []BLSKey{signPanicKey{ks[0]}, ks[1]})
+	c, _ := serve(t, s, Limits{MaxConcurrent: 2, QueueDepth: 2})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	res, err := c.EthSign(ctx, attestationReq(ks[0].PublicKey(), 1, 2, 1))
+	if err != nil || res.Err == nil || res.Err.Kind != wire.KindUnavailable {
+		t.Fatalf("signing that panics: %+v, %v", res, err)
+	}
+	if n := s.verifier.signing.Load(); n != 0 {
+		t.Fatalf("%d requests still counted as signing after the panic", n)
+	}
+	if res, err := c.EthSign(ctx, attestationReq(ks[1].PublicKey(), 1, 2, 1)); err != nil || res.Err != nil {
+		t.Fatalf("the next request: %+v, %v", res, err)
+	}
 }
