@@ -54,13 +54,13 @@ func startProcCmd(t *testing.T, cmd *exec.Cmd, extra []*os.File) *proc {
 func (b *lockedBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return b.Buffer.Write(p)
+	return b.buf.Write(p)
 }
 
 func (b *lockedBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return b.Buffer.String()
+	return b.buf.String()
 }
 
 // unixListenerFile listens on path and returns the listening socket as a file to pass on.

@@ -67,8 +67,8 @@ type signer struct {
 }
 
 type lockedBuffer struct {
-	mu sync.Mutex
-	bytes.Buffer
+	mu  sync.Mutex
+	buf bytes.Buffer // not embedded: exec copies with ReadFrom when the writer has one, past the lock
 }
 
 // startSigner runs `keyward run` on a fresh state directory with n generated keys.

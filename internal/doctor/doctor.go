@@ -146,6 +146,7 @@ func Run(ctx context.Context, o Options) []Finding {
 	add(checkKernel())
 	add(checkDisk(o.Dir))
 	add(checkProtectionStore(filepath.Join(o.Dir, config.ProtectionFile)))
+	add(checkProtectionJournal(filepath.Join(o.Dir, config.ProtectionFile+".journal")))
 	out = append(out, checkPolicyFiles(o.Dir)...)
 	clock := readClock
 	if o.testOnlyClock != nil {

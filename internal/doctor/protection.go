@@ -59,3 +59,35 @@ func checkProtectionStore(path string) Finding {
 	}
 	return Finding{name, Pass, fmt.Sprintf("%s: %d KiB, bbolt, page size %d", path, fi.Size()>>10, pageSize), ""}
 }
+
+// journalMagic opens a protection journal (internal/protect/journal.go); doctor does not
+// import protect, so the string is repeated here and a test holds the two equal.
+const journalMagic = "keyward protection journal 1\n"
+
+// checkProtectionJournal looks at protection.db.journal, the protection store's
+// write-ahead journal, without opening the store: absent before the first start, else a
+// regular file, 0600 (Inv 9: it holds protection records), with the journal's header.
+func checkProtectionJournal(path string) Finding {
+	const name = "protection journal"
+	fi, err := os.Lstat(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return Finding{name, Pass, "no protection.db.journal yet (created at the core's first start)", ""}
+	case err != nil:
+		return Finding{name, Fail, err.Error(), ""}
+	case !fi.Mode().IsRegular():
+		return Finding{name, Fail, path + " is not a regular file", "put the database's own journal back; never a link"}
+	case fi.Mode().Perm() != 0o600:
+		return Finding{name, Fail, fmt.Sprintf("%s has mode %#o", path, fi.Mode().Perm()), "chmod 600 " + path}
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return Finding{name, Fail, err.Error(), ""}
+	}
+	defer f.Close()
+	hdr := make([]byte, len(journalMagic))
+	if _, err := f.ReadAt(hdr, 0); err != nil || string(hdr) != journalMagic {
+		return Finding{name, Fail, path + " has no protection journal header", "it belongs with protection.db: never delete or replace it while the database was not closed cleanly (docs/operations.md, The journal)"}
+	}
+	return Finding{name, Pass, fmt.Sprintf("%s: %d KiB, belongs with protection.db", path, fi.Size()>>10), ""}
+}
