@@ -2,6 +2,7 @@ package audit
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -32,20 +33,26 @@ func RotatedFiles(dir string) ([]string, []uint64, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("list rotated audit files: %w", err)
 	}
-	var names []string
+	type rotated struct {
+		name string
+		seq  uint64
+	}
+	var rs []rotated
 	for _, e := range ents {
-		n := e.Name()
-		if strings.HasPrefix(n, rotatedPrefix) && strings.HasSuffix(n, rotatedSuffix) && e.Type().IsRegular() {
-			if _, err := strconv.ParseUint(strings.TrimSuffix(strings.TrimPrefix(n, rotatedPrefix), rotatedSuffix), 10, 64); err == nil {
-				names = append(names, n)
-			}
+		digits, ok := strings.CutPrefix(e.Name(), rotatedPrefix)
+		digits, ok2 := strings.CutSuffix(digits, rotatedSuffix)
+		if !ok || !ok2 || !e.Type().IsRegular() {
+			continue
+		}
+		if seq, err := strconv.ParseUint(digits, 10, 64); err == nil {
+			rs = append(rs, rotated{filepath.Join(dir, e.Name()), seq})
 		}
 	}
-	slices.Sort(names)
-	seqs := make([]uint64, len(names))
-	for i, n := range names {
-		seqs[i], _ = strconv.ParseUint(strings.TrimSuffix(strings.TrimPrefix(n, rotatedPrefix), rotatedSuffix), 10, 64)
-		names[i] = filepath.Join(dir, n)
+	slices.SortFunc(rs, func(a, b rotated) int { return cmp.Compare(a.seq, b.seq) })
+	names := make([]string, len(rs))
+	seqs := make([]uint64, len(rs))
+	for i, r := range rs {
+		names[i], seqs[i] = r.name, r.seq
 	}
 	return names, seqs, nil
 }

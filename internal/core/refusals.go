@@ -69,13 +69,11 @@ func (s *Service) noteRefusal(f wire.Frame, log *slog.Logger) (err error) {
 	if s.rec.audit == nil {
 		return nil
 	}
-	now := s.rec.now()
-	ok, suppressed := s.rec.refusals.take(now, r.Suppressed)
+	ok, suppressed := s.rec.refusals.take(s.rec.now(), r.Suppressed)
 	if !ok {
 		return nil
 	}
 	ev := audit.Event{
-		Time:     now,
 		Decision: audit.Refused,
 		Reason:   strconv.Itoa(int(r.Status)) + ": " + r.Reason,
 		Client:   r.Client,
@@ -88,9 +86,7 @@ func (s *Service) noteRefusal(f wire.Frame, log *slog.Logger) (err error) {
 	if suppressed > 0 {
 		ev.Suppressed = &suppressed
 	}
-	if aerr := s.rec.audit.Append(ev); aerr != nil && !s.rec.auditFail.Swap(true) {
-		s.rec.log.Error("audit trail: cannot append; decisions are no longer recorded", "err", aerr)
-	}
+	s.appendEvent(ev)
 	return nil
 }
 
