@@ -2,11 +2,10 @@ package main
 
 import (
 	"log/slog"
-	"os"
-	"os/signal"
 	"syscall"
 
 	"github.com/keyward/keyward/internal/gateway"
+	"github.com/keyward/keyward/internal/hangup"
 )
 
 // reloadOnHangup makes SIGHUP reload the gateway's clients.toml (validated whole first: a
@@ -15,45 +14,31 @@ import (
 // reloads policy.toml. With TLS on, the certificate, key, client CA and known clients
 // files are read again too (a bad set keeps the TLS material in force). It returns a function that stops it.
 func reloadOnHangup(gw *gateway.Server, dir string, tlsFiles *gateway.TLSFiles, corePID int, log *slog.Logger) (stop func()) {
-	ch := make(chan os.Signal, 1)
-	signal.Notify(ch, syscall.SIGHUP)
-	done := make(chan struct{})
-	go func() {
-		for {
-			select {
-			case <-done:
-				return
-			case <-ch:
-			}
-			c, err := gateway.LoadClients(dir)
+	return hangup.OnHangup(func() {
+		c, err := gateway.LoadClients(dir)
+		if err == nil {
+			err = gw.SetClients(c)
+		}
+		if err != nil {
+			log.Error("clients reload failed: keeping the clients in force", "err", err)
+		} else {
+			log.Info("clients reloaded", "file", gateway.ClientsFile, "token_clients", len(c.Clients), "loopback", c.Loopback != nil)
+		}
+		if tlsFiles != nil {
+			m, err := gateway.LoadTLS(*tlsFiles)
 			if err == nil {
-				err = gw.SetClients(c)
+				err = gw.SetTLS(m)
 			}
 			if err != nil {
-				log.Error("clients reload failed: keeping the clients in force", "err", err)
+				log.Error("TLS reload failed: keeping the certificates in force", "err", err)
 			} else {
-				log.Info("clients reloaded", "file", gateway.ClientsFile, "token_clients", len(c.Clients), "loopback", c.Loopback != nil)
-			}
-			if tlsFiles != nil {
-				m, err := gateway.LoadTLS(*tlsFiles)
-				if err == nil {
-					err = gw.SetTLS(m)
-				}
-				if err != nil {
-					log.Error("TLS reload failed: keeping the certificates in force", "err", err)
-				} else {
-					log.Info("TLS certificates and known clients reloaded")
-				}
-			}
-			if corePID != 0 {
-				if err := syscall.Kill(corePID, syscall.SIGHUP); err != nil {
-					log.Error("cannot pass SIGHUP to the core", "pid", corePID, "err", err)
-				}
+				log.Info("TLS certificates and known clients reloaded")
 			}
 		}
-	}()
-	return func() {
-		signal.Stop(ch)
-		close(done)
-	}
+		if corePID != 0 {
+			if err := syscall.Kill(corePID, syscall.SIGHUP); err != nil {
+				log.Error("cannot pass SIGHUP to the core", "pid", corePID, "err", err)
+			}
+		}
+	})
 }

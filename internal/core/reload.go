@@ -3,38 +3,22 @@ package core
 import (
 	"fmt"
 	"log/slog"
-	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/keyward/keyward/internal/audit"
+	"github.com/keyward/keyward/internal/hangup"
 	"github.com/keyward/keyward/internal/policy"
 )
 
 // reloadPolicyOnHangup reloads dir/policy.toml on every SIGHUP to the core process (see
 // ReloadPolicy). It returns a function that stops listening.
 func reloadPolicyOnHangup(svc *Service, dir string, log *slog.Logger) (stop func()) {
-	ch := make(chan os.Signal, 1)
-	signal.Notify(ch, syscall.SIGHUP)
-	done := make(chan struct{})
-	go func() {
-		for {
-			select {
-			case <-done:
-				return
-			case <-ch:
-				if summary, err := svc.ReloadPolicy(dir, "SIGHUP"); err != nil {
-					log.Error("policy reload failed: keeping the policy in force", "err", err)
-				} else {
-					log.Info("policy reloaded", "policy", summary)
-				}
-			}
+	return hangup.OnHangup(func() {
+		if summary, err := svc.ReloadPolicy(dir, "SIGHUP"); err != nil {
+			log.Error("policy reload failed: keeping the policy in force", "err", err)
+		} else {
+			log.Info("policy reloaded", "policy", summary)
 		}
-	}()
-	return func() {
-		signal.Stop(ch)
-		close(done)
-	}
+	})
 }
 
 // ReloadPolicy reads dir/policy.toml, validates it whole (policy.Load) and puts it in
