@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared set-up of the independent-client tests (test/*/run.sh), sourced, not run.
 #
 # client_test_setup PATH/TO/keyward DIR: checks the argument, makes BIN absolute, checks
@@ -31,4 +32,30 @@ client_test_setup() {
     echo "run.sh: installing test dependencies (npm ci)" >&2
     (cd "$HERE" && npm ci --no-audit --no-fund) >&2
   fi
+}
+
+# demo_cleanup_on_exit NAME: sets LOG to a fresh log file for the demo signer and DEMO_PID
+# to "" (the caller sets it once the demo runs), and installs traps that on exit stop the
+# demo (TERM, KILL after 5 s), remove the log after success and keep it otherwise.
+demo_cleanup_on_exit() {
+  LOG=$(mktemp "${TMPDIR:-/tmp}/keyward-$1-demo.XXXXXX.log")
+  DEMO_PID=""
+  trap demo_cleanup EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+}
+
+demo_cleanup() {
+  local rc=$?
+  if [[ -n "$DEMO_PID" ]] && kill -0 "$DEMO_PID" 2>/dev/null; then
+    kill "$DEMO_PID" 2>/dev/null || true
+    for _ in $(seq 1 50); do
+      kill -0 "$DEMO_PID" 2>/dev/null || break
+      sleep 0.1
+    done
+    kill -9 "$DEMO_PID" 2>/dev/null || true
+    wait "$DEMO_PID" 2>/dev/null || true
+  fi
+  if [[ $rc -eq 0 ]]; then rm -f "$LOG"; else echo "run.sh: keyward demo log kept at $LOG" >&2; fi
+  exit "$rc"
 }

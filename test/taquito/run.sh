@@ -27,25 +27,7 @@ read -r ETH_PORT TEZOS_PORT < <(node -e '
 ')
 URL="http://127.0.0.1:$TEZOS_PORT"
 
-LOG=$(mktemp "${TMPDIR:-/tmp}/keyward-taquito-demo.XXXXXX.log")
-DEMO_PID=""
-cleanup() {
-  local rc=$?
-  if [[ -n "$DEMO_PID" ]] && kill -0 "$DEMO_PID" 2>/dev/null; then
-    kill "$DEMO_PID" 2>/dev/null || true
-    for _ in $(seq 1 50); do
-      kill -0 "$DEMO_PID" 2>/dev/null || break
-      sleep 0.1
-    done
-    kill -9 "$DEMO_PID" 2>/dev/null || true
-    wait "$DEMO_PID" 2>/dev/null || true
-  fi
-  if [[ $rc -eq 0 ]]; then rm -f "$LOG"; else echo "run.sh: keyward demo log kept at $LOG" >&2; fi
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+demo_cleanup_on_exit taquito # sets LOG; stops the demo in DEMO_PID on exit
 
 # --- start the demo signer ---------------------------------------------------------------------
 ARGS=(demo --confinement full --eth-listen "127.0.0.1:$ETH_PORT" --tezos-listen "127.0.0.1:$TEZOS_PORT")
